@@ -1,0 +1,111 @@
+"""`hrm` command line: subcommands only, wiring and no logic.
+
+    hrm data <task> --out DIR ...      build a dataset in the authors' on-disk format
+    hrm train --config NAME|PATH [--out RUN_DIR] [key=value ...]
+    hrm eval RUN_DIR|CHECKPOINT [--data DIR]
+    hrm solve sudoku <81 chars> [--checkpoint PATH]
+    hrm demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hrm.errors import HRMError
+
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    from hrm.data import TASKS
+
+    parser = sub.add_parser("data", help="build a dataset (authors' on-disk format)")
+    tasks = parser.add_subparsers(dest="task", required=True, metavar="TASK")
+    for name in TASKS:
+        spec = TASKS.get(name)
+        task_parser = tasks.add_parser(name, help=spec.help)
+        spec.add_arguments(task_parser)
+        task_parser.set_defaults(handler=lambda args, spec=spec: spec.build(args))
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("train", help="train a model from a config")
+    parser.add_argument("--config", required=True, help="bundled config name (e.g. tiny, trm_sudoku) or YAML path")
+    parser.add_argument("--out", default=None, help="run folder (default runs/<config name>)")
+    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. max_steps=100 optim.lr=3e-4")
+
+    def handler(args: argparse.Namespace) -> None:
+        from hrm.train.run import train_from_cli
+
+        train_from_cli(args.config, args.out, args.overrides)
+
+    parser.set_defaults(handler=handler)
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("eval", help="evaluate a run folder or checkpoint; last stdout line is JSON")
+    parser.add_argument("target", help="run folder (latest checkpoint) or checkpoint folder")
+    parser.add_argument("--data", default=None, help="dataset folder (default: the run's own)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--max-examples", type=int, default=None, help="evaluate only the first N examples")
+    parser.add_argument("--halt-caps", default=None,
+                        help="comma-separated segment caps for adaptive halting, e.g. 2,4,8,16")
+    parser.add_argument("--no-ema", action="store_true", help="use raw weights even if the run kept an EMA")
+    parser.add_argument("--device", default=None)
+
+    def handler(args: argparse.Namespace) -> None:
+        from hrm.eval.evaluate import eval_from_cli
+
+        eval_from_cli(args)
+
+    parser.set_defaults(handler=handler)
+
+
+def _add_solve(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("solve", help="solve one puzzle with a trained model")
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
+    sudoku = kinds.add_parser("sudoku", help="a 9x9 sudoku: 81 characters, 0 or . for blanks")
+    sudoku.add_argument("puzzle")
+    sudoku.add_argument("--checkpoint", default=None, help="checkpoint folder, run folder or .safetensors file")
+    sudoku.add_argument("--device", default="cpu")
+
+    def handler(args: argparse.Namespace) -> None:
+        from hrm.solve import solve_from_cli
+
+        solve_from_cli(args)
+
+    sudoku.set_defaults(handler=handler)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("demo", help="build a small reasoning task, train on CPU, evaluate on held-out puzzles")
+    parser.add_argument("--out", default="runs/demo", help="folder for the data, run, plots")
+    parser.add_argument("--seed", type=int, default=0)
+
+    def handler(args: argparse.Namespace) -> None:
+        from hrm.demo import run_demo
+
+        run_demo(args.out, seed=args.seed)
+
+    parser.set_defaults(handler=handler)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hrm", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_data, _add_train, _add_eval, _add_solve, _add_demo):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except HRMError as err:
+        print(f"hrm: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hrm: interrupted", file=sys.stderr)
+        return 130
+    return 0

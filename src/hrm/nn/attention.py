@@ -1,0 +1,34 @@
+"""Non-causal multi-head self-attention with a fused QKV projection, through PyTorch SDPA.
+
+Axis legend: b batch, l sequence, h heads, d head_dim. The fused projection's rows are ordered
+q heads, then k heads, then v heads (the authors' layout), so their weights load unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hrm.nn.linear import CastedLinear
+from hrm.nn.rope import apply_rotary
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, num_heads: int) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"hidden dim {dim} is not divisible by {num_heads} heads")
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.qkv_proj = CastedLinear(dim, 3 * dim)
+        self.o_proj = CastedLinear(dim, dim)
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        b, l, _ = x.shape
+        qkv = self.qkv_proj(x).view(b, l, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.unbind(dim=2)  # each [b, l, h, d]
+        if rope is not None:
+            q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        return self.o_proj(out.transpose(1, 2).reshape(b, l, -1))
