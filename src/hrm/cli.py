@@ -54,7 +54,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default=None)
 
     def handler(args: argparse.Namespace) -> None:
-        from hrm.eval.evaluate import eval_from_cli
+        from hrm.eval.cli import eval_from_cli
 
         eval_from_cli(args)
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from hrm.errors import DatasetError
 
+VALIDATE_ROWS = 65536
 ARRAY_FIELDS = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
 
 
@@ -114,15 +115,10 @@ class PuzzleSet:
             arr = getattr(self, name)
             if not np.issubdtype(arr.dtype, np.integer):
                 raise DatasetError(f"{where}: {name} must hold integers, got {arr.dtype}")
-        if inputs.size:
-            low, high = int(inputs.min()), int(inputs.max())
-            if low < 0 or high >= meta.vocab_size:
-                raise DatasetError(f"{where}: input token ids span [{low}, {high}], outside vocab [0, {meta.vocab_size})")
-            valid = labels if meta.ignore_label_id is None else labels[labels != meta.ignore_label_id]
-            if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= meta.vocab_size):
-                raise DatasetError(
-                    f"{where}: label ids span [{int(valid.min())}, {int(valid.max())}], outside vocab [0, {meta.vocab_size})"
-                )
+        for start in range(0, inputs.shape[0], VALIDATE_ROWS):  # in chunks: ARC arrays are gigabytes
+            _check_vocab(np.asarray(inputs[start:start + VALIDATE_ROWS]), None, meta.vocab_size, "input", where)
+            _check_vocab(np.asarray(labels[start:start + VALIDATE_ROWS]), meta.ignore_label_id, meta.vocab_size,
+                         "label", where)
         for name in ("puzzle_identifiers", "puzzle_indices", "group_indices"):
             arr = getattr(self, name)
             if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
@@ -140,6 +136,13 @@ class PuzzleSet:
                     f"{where}: puzzle identifiers span [{int(ids.min())}, {int(ids.max())}], "
                     f"outside [0, {meta.num_puzzle_identifiers})"
                 )
+
+
+def _check_vocab(tokens: np.ndarray, ignored: int | None, vocab_size: int, name: str, where: str) -> None:
+    valid = tokens if ignored is None else tokens[tokens != ignored]
+    if valid.size and (int(valid.min()) < 0 or int(valid.max()) >= vocab_size):
+        raise DatasetError(f"{where}: {name} token ids span [{int(valid.min())}, {int(valid.max())}], "
+                           f"outside vocab [0, {vocab_size})")
 
 
 def _check_offsets(offsets: np.ndarray, total: int, name: str, unit: str, where: str) -> None:

@@ -1,4 +1,4 @@
-"""Task registry: each puzzle family registers its dataset builder and its task-specific metrics."""
+"""Task registry: each puzzle family registers how `hrm data <name>` builds it (metrics: hrm.eval.task_metrics)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,20 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 from hrm.registry import Registry
-
-# (inputs [N, L], labels [N, L], predictions [N, L]) -> {metric name: value}
-TaskMetrics = Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, float]]
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """How `hrm data <name>` builds the task, and which extra metrics `hrm eval` reports for it."""
+    """How `hrm data <name>` builds the task."""
 
     name: str
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     build: Callable[[argparse.Namespace], None]
-    metrics: TaskMetrics | None = None
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
 
-# Written by our builders next to dataset.json so `hrm eval` can pick the task's metrics.
+# Written by our builders at the dataset root so `hrm eval` can pick the task's metrics.
 TASK_FILE = "hrm_task.json"

@@ -52,6 +52,15 @@ class ACTModel(nn.Module):
         super().__init__()
         self.reasoner = reasoner
         self.config = reasoner.config
+        self.shard = (0, 1)  # (rank, world size) of data-parallel training
+
+    def _global_draw(self, sampler, like: torch.Tensor, *bounds: int) -> torch.Tensor:
+        """Random draws for the GLOBAL batch, sliced to this rank's rows: every rank consumes the
+        RNG identically, so data-parallel training takes the same decisions as one process."""
+        rank, world = self.shard
+        size = (like.shape[0] * world,)
+        draw = sampler(*bounds, size, dtype=like.dtype, device=like.device)
+        return draw[rank * like.shape[0]:(rank + 1) * like.shape[0]]
 
     def initial_carry(self, batch: dict[str, torch.Tensor]) -> Carry:
         """Every row starts halted, so the first call resets it and takes its example."""
@@ -77,8 +86,8 @@ class ACTModel(nn.Module):
             if self.training and self.config.max_segments > 1:
                 wants_halt = q_halt > q_continue if self.config.act_continue else q_halt > 0
                 halted = halted | wants_halt
-                explore = torch.rand_like(q_halt) < self.config.halt_exploration_prob
-                min_steps = explore * torch.randint_like(steps, low=2, high=self.config.max_segments + 1)
+                explore = self._global_draw(torch.rand, q_halt) < self.config.halt_exploration_prob
+                min_steps = explore * self._global_draw(torch.randint, steps, 2, self.config.max_segments + 1)
                 halted = halted & (steps >= min_steps)
                 if self.config.act_continue:
                     *_, next_q_halt, next_q_continue = self.reasoner(z_high, z_low, current["inputs"],

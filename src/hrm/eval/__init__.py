@@ -1,0 +1,1 @@
+"""Evaluation: metrics, adaptive halting, task-specific scoring (maze paths, ARC voting)."""

@@ -1,0 +1,86 @@
+"""`hrm solve sudoku`: parse a puzzle, run a trained model with adaptive halting, print the grid."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from hrm.errors import PuzzleError
+from hrm.eval.evaluate import predict
+from hrm.eval.load import load_trained_model
+
+SIDE, BOX = 9, 3
+
+
+def parse_sudoku(text: str) -> np.ndarray:
+    """81 characters (digits, 0 or . for blanks; whitespace ignored) -> [81] int 0..9, givens checked."""
+    cells = "".join(text.split())
+    if len(cells) != SIDE * SIDE:
+        raise PuzzleError(f"a sudoku needs 81 cells, got {len(cells)}")
+    bad = sorted({c for c in cells if c not in "0123456789."})
+    if bad:
+        raise PuzzleError(f"invalid character(s) {bad} in puzzle: use digits 1-9 and 0 or . for blanks")
+    grid = np.array([0 if c in "0." else int(c) for c in cells], dtype=np.int64)
+    conflict = first_conflict(grid)
+    if conflict:
+        raise PuzzleError(f"the givens break the rules: {conflict}")
+    return grid
+
+
+def units() -> list[tuple[str, list[int]]]:
+    rows = [(f"row {r + 1}", [r * SIDE + c for c in range(SIDE)]) for r in range(SIDE)]
+    cols = [(f"column {c + 1}", [r * SIDE + c for r in range(SIDE)]) for c in range(SIDE)]
+    boxes = [(f"box {b + 1}", [(b // BOX * BOX + i) * SIDE + b % BOX * BOX + j for i in range(BOX) for j in range(BOX)])
+             for b in range(SIDE)]
+    return rows + cols + boxes
+
+
+def first_conflict(grid: np.ndarray) -> str | None:
+    """Name of the first unit holding a repeated digit, or None."""
+    for name, cells in units():
+        digits = grid[cells]
+        digits = digits[digits > 0]
+        if len(set(digits.tolist())) != len(digits):
+            return f"{name} repeats a digit"
+    return None
+
+
+def format_grid(grid: np.ndarray) -> str:
+    lines = []
+    for r in range(SIDE):
+        if r and r % BOX == 0:
+            lines.append("------+-------+------")
+        row = [str(int(v)) if v else "." for v in grid[r * SIDE:(r + 1) * SIDE]]
+        lines.append(" | ".join(" ".join(row[c:c + BOX]) for c in range(0, SIDE, BOX)))
+    return "\n".join(lines)
+
+
+def solve_sudoku(puzzle: np.ndarray, checkpoint: str, device: str = "cpu") -> tuple[np.ndarray, int]:
+    loaded = load_trained_model(checkpoint, device)
+    model = loaded.model
+    if model.config.seq_len != SIDE * SIDE or model.config.vocab_size != 11:
+        raise PuzzleError(f"'{checkpoint}' is not a 9x9 sudoku model (seq_len {model.config.seq_len}, "
+                          f"vocab {model.config.vocab_size})")
+    batch = {"inputs": torch.as_tensor(puzzle + 1).view(1, -1).to(device),  # authors' tokens: 1 blank, 2..10 digits
+             "labels": torch.zeros(1, SIDE * SIDE, dtype=torch.int64, device=device),
+             "puzzle_identifiers": torch.zeros(1, dtype=torch.int32, device=device)}
+    answer, used = predict(model, batch)
+    return (answer[0].cpu().numpy() - 1).clip(0, 9), int(used[0])
+
+
+def solve_from_cli(args: argparse.Namespace) -> None:
+    puzzle = parse_sudoku(args.puzzle)
+    if args.checkpoint is None:
+        raise PuzzleError("no model bundled with this install yet: pass --checkpoint RUN_DIR|CHECKPOINT")
+    start = time.perf_counter()
+    solution, segments = solve_sudoku(puzzle, args.checkpoint, args.device)
+    seconds = time.perf_counter() - start
+    kept = bool(np.all((puzzle == 0) | (solution == puzzle)))
+    valid = kept and bool(np.all(solution > 0)) and first_conflict(solution) is None
+    print(format_grid(solution))
+    print(f"{'valid solution' if valid else 'NOT a valid solution'} ({segments} segments, {seconds:.2f} s)")
+    if not valid:
+        raise SystemExit(1)

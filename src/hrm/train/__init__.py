@@ -1,0 +1,1 @@
+"""Training: optimizers, schedule, EMA, checkpoints, the loop, distributed setup."""
