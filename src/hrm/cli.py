@@ -16,7 +16,7 @@ from hrm.errors import HRMError
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
-    from hrm.data import TASKS
+    from hrm.data.all_tasks import TASKS
 
     parser = sub.add_parser("data", help="build a dataset (authors' on-disk format)")
     tasks = parser.add_subparsers(dest="task", required=True, metavar="TASK")

@@ -11,10 +11,8 @@ from typing import Callable
 import numpy as np
 
 from hrm.data.format import DatasetSplit, read_identifiers
-from hrm.data.maze import maze_metrics
 from hrm.data.tasks import TASK_FILE
 from hrm.errors import DatasetError
-from hrm.eval.arc_vote import vote_arc
 from hrm.registry import Registry
 
 
@@ -36,10 +34,14 @@ class TaskPredictions:
 
 
 def _maze(p: TaskPredictions) -> dict[str, float]:
+    from hrm.data.maze import maze_metrics  # numba kernels: imported only for maze datasets
+
     return maze_metrics(p.rows("inputs"), p.rows("labels"), p.predictions)
 
 
 def _arc(p: TaskPredictions) -> dict[str, float]:
+    from hrm.eval.arc_vote import vote_arc
+
     identifiers = read_identifiers(p.root)
     if identifiers is None:
         raise DatasetError(f"ARC dataset '{p.root}' lacks identifiers.json")

@@ -14,7 +14,6 @@ from pathlib import Path
 import torch
 
 from hrm.config import dump_yaml, load_config, read_yaml, to_plain
-from hrm.data.builtin import BUILTIN_DATASETS
 from hrm.data.format import DatasetSplit, read_split
 from hrm.errors import CheckpointError, ConfigError, DatasetError
 from hrm.eval.evaluate import evaluate
@@ -81,6 +80,8 @@ def load_datasets(cfg: RunConfig, run_dir: Path, dist_info: DistInfo) -> tuple[D
     data_path = Path(cfg.data.path) if cfg.data.path else run_dir / "data"
     if not cfg.data.path and not (data_path / cfg.data.train_split / "dataset.json").exists():
         if dist_info.is_main:
+            from hrm.data.builtin import BUILTIN_DATASETS  # builders need numba; import only when building
+
             BUILTIN_DATASETS.get(cfg.data.builtin)(data_path, cfg.seed)
         barrier(dist_info)
     train_split = read_split(data_path, cfg.data.train_split)

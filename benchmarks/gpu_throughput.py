@@ -1,0 +1,232 @@
+"""Training and evaluation throughput of our HRM and TRM at the papers' Sudoku shapes, in one run.
+
+Measures, per model: ms per training step (one ACT segment + backward + both optimizers, as the trainer
+runs it), examples/s, TFLOP/s (FLOPs counted by torch's FlopCounterMode on the same step) and the fraction
+of a bf16 matmul peak measured in the same run; evaluation at all 16 segments (puzzles/s); and, separately,
+what adaptive halting adds (segments actually run when rows stop at the Q head's halt signal).
+
+    python benchmarks/gpu_throughput.py --out benchmarks/results/gpu_throughput   # on a GPU
+    python benchmarks/gpu_throughput.py --quick                                    # CPU smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from hrm.models import ACTLoss, HRMConfig, TRMConfig, build_model
+from hrm.train.optim import AdamATan2, SignSGD
+
+SEQ_LEN, VOCAB = 81, 11  # Sudoku
+
+
+def model_configs(dtype: str) -> dict[str, object]:
+    common = dict(seq_len=SEQ_LEN, vocab_size=VOCAB, num_puzzle_ids=1, forward_dtype=dtype, hidden_dim=512,
+                  num_heads=8, expansion=4.0, puzzle_emb_dim=512, max_segments=16)
+    return {
+        "hrm": HRMConfig(high_cycles=2, low_cycles=2, high_layers=4, low_layers=4, **common),
+        "trm_attention": TRMConfig(deep_recursions=3, latent_recursions=6, num_layers=2, token_mixer="attention",
+                                   pos_encoding="rope", num_puzzle_tokens=16, **common),
+        "trm_mlp": TRMConfig(deep_recursions=3, latent_recursions=6, num_layers=2, token_mixer="mlp",
+                             pos_encoding="none", num_puzzle_tokens=16, **common),
+    }
+
+
+def random_batch(batch_size: int, device: torch.device, seed: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    inputs = torch.randint(1, VOCAB, (batch_size, SEQ_LEN), generator=g)
+    labels = torch.randint(2, VOCAB, (batch_size, SEQ_LEN), generator=g)
+    return {"inputs": inputs.int().to(device), "labels": labels.int().to(device),
+            "puzzle_identifiers": torch.zeros(batch_size, dtype=torch.int32, device=device)}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(device: torch.device, size: int) -> float:
+    """bf16 TFLOP/s of a large square matmul on random data (median of repeats)."""
+    a = torch.randn(size, size, device=device, dtype=torch.bfloat16)
+    b = torch.randn(size, size, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    times = []
+    for _ in range(10):
+        sync(device)
+        start = time.perf_counter()
+        a @ b
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / sorted(times)[len(times) // 2] / 1e12
+
+
+class TrainStep:
+    """The trainer's step: one segment, backward, AdamATan2 + SignSGD, carry kept."""
+
+    def __init__(self, config, batch_size: int, device: torch.device, compile_model: bool) -> None:
+        torch.manual_seed(0)
+        self.model = build_model(config).to(device)
+        self.loss = ACTLoss(self.model)
+        self.step_fn = torch.compile(self.loss, dynamic=False) if compile_model else self.loss
+        self.optimizers = [AdamATan2(self.model.parameters(), lr=1e-4, weight_decay=0.1),
+                           SignSGD(self.model.reasoner.puzzle_emb, lr=1e-4, weight_decay=0.1)]
+        self.batches = [random_batch(batch_size, device, seed) for seed in range(4)]
+        self.batch_size = batch_size
+        self.carry = None
+        self.calls = 0
+
+    def __call__(self) -> None:
+        batch = self.batches[self.calls % len(self.batches)]
+        self.calls += 1
+        self.model.train()
+        if self.carry is None:
+            self.carry = self.model.initial_carry(batch)
+        self.carry, loss, _, _ = self.step_fn(self.carry, batch)
+        (loss / self.batch_size).backward()
+        for optimizer in self.optimizers:
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+
+def count_flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def time_calls(fn, device: torch.device, warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    sync(device)
+    return (time.perf_counter() - start) / repeats
+
+
+def eval_pass(model, forward, batch: dict[str, torch.Tensor], segments: int, adaptive: bool) -> int:
+    """All `segments` segments from a fresh carry (or until every row halted); returns segments run."""
+    carry = model.initial_carry(batch)
+    for segment in range(1, segments + 1):
+        carry, outputs = forward(carry, batch)
+        if adaptive:
+            halts = outputs["q_halt_logits"] > (outputs["q_continue_logits"] if model.config.act_continue else 0)
+            if bool(halts.all()):
+                return segment
+    return segments
+
+
+def bench_model(name: str, config, batch_size: int, device: torch.device, compile_model: bool, peak: float,
+                warmup: int, repeats: int) -> dict:
+    step = TrainStep(config, batch_size, device, compile_model=False)
+    train_flops = count_flops(step)  # eager, same math as the compiled step
+    if compile_model:
+        step = TrainStep(config, batch_size, device, compile_model=True)
+    train_s = time_calls(step, device, warmup, repeats)
+
+    model = step.model
+    model.eval()
+    forward = torch.compile(model, dynamic=False) if compile_model else model
+    batch = random_batch(batch_size, device, seed=99)
+    segments = config.max_segments
+    with torch.inference_mode():
+        eval_flops = count_flops(lambda: eval_pass(model, model, batch, segments, adaptive=False))
+        eval_s = time_calls(lambda: eval_pass(model, forward, batch, segments, adaptive=False), device,
+                            max(1, warmup // 4), max(1, repeats // 4))
+    return {
+        "model": name,
+        "parameters": model.reasoner.num_parameters(),
+        "batch_size": batch_size,
+        "train_ms_per_step": 1e3 * train_s,
+        "train_examples_per_s": batch_size / train_s,
+        "train_tflop_per_step": train_flops / 1e12,
+        "train_tflops": train_flops / train_s / 1e12,
+        "train_fraction_of_peak": train_flops / train_s / 1e12 / peak if peak else None,
+        "eval_segments": segments,
+        "eval_ms_per_batch": 1e3 * eval_s,
+        "eval_puzzles_per_s": batch_size / eval_s,
+        "eval_tflops": eval_flops / eval_s / 1e12,
+        "eval_fraction_of_peak": eval_flops / eval_s / 1e12 / peak if peak else None,
+    }
+
+
+def profile_step(name: str, config, batch_size: int, device: torch.device, compile_model: bool, rows: int) -> str:
+    """Top CUDA kernels of the compiled training step, to see what limits it (matmul vs the rest)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step = TrainStep(config, batch_size, device, compile_model)
+    time_calls(step, device, 5, 1)
+    activity, key = (ProfilerActivity.CUDA, "cuda_time_total") if device.type == "cuda" else \
+        (ProfilerActivity.CPU, "cpu_time_total")
+    with profile(activities=[activity]) as prof:
+        time_calls(step, device, 0, 3)
+    table = prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=70)
+    return f"## {name}: top kernels over 3 training steps\n{table}"
+
+
+def markdown(results: dict) -> str:
+    lines = [f"# GPU throughput ({results['date']}, {results['device']}, torch {results['torch']})", "",
+             f"bf16 matmul peak measured in this run: {results['matmul_peak_tflops']:.0f} TFLOP/s; batch "
+             f"{results['batch_size']}, Sudoku shape (81 cells); compile={results['compile']}; "
+             f"evaluation runs all 16 segments.", "",
+             "| model | params | train ms/step | train examples/s | train TFLOP/s (of peak) | eval puzzles/s | eval TFLOP/s (of peak) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results["models"]:
+        lines.append(f"| {r['model']} | {r['parameters'] / 1e6:.1f}M | {r['train_ms_per_step']:.1f} | "
+                     f"{r['train_examples_per_s']:,.0f} | {r['train_tflops']:.0f} ({100 * (r['train_fraction_of_peak'] or 0):.0f}%) | "
+                     f"{r['eval_puzzles_per_s']:,.0f} | {r['eval_tflops']:.0f} ({100 * (r['eval_fraction_of_peak'] or 0):.0f}%) |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny CPU smoke run (no numbers worth keeping)")
+    parser.add_argument("--batch-size", type=int, default=768)
+    parser.add_argument("--models", default="hrm,trm_attention,trm_mlp")
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--out", default=None, help="write <out>.json and <out>.md")
+    parser.add_argument("--profile", action="store_true", help="print the top CUDA kernels of each training step")
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.quick else "cpu")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+    batch_size = 4 if args.quick else args.batch_size
+    dtype = "float32" if device.type == "cpu" else "bfloat16"
+    compile_model = device.type == "cuda" and not args.no_compile
+    peak = matmul_peak(device, 256 if args.quick else 8192)
+    configs = model_configs(dtype)
+    results = {"date": date.today().isoformat(), "device": torch.cuda.get_device_name(device) if device.type == "cuda"
+               else platform.processor() or "cpu", "torch": torch.__version__, "batch_size": batch_size,
+               "compile": compile_model, "matmul_peak_tflops": peak, "models": []}
+    if args.profile:
+        for name in args.models.split(","):
+            print(profile_step(name, configs[name], batch_size, device, compile_model, rows=25), flush=True)
+        return
+    for name in args.models.split(","):
+        config = configs[name]
+        if args.quick:
+            config.max_segments = 2
+        warmup, repeats = (1, 2) if args.quick else (10, 30)
+        row = bench_model(name, config, batch_size, device, compile_model, peak, warmup, repeats)
+        results["models"].append(row)
+        print(json.dumps(row), flush=True)
+    table = markdown(results)
+    print(table)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".json").write_text(json.dumps(results, indent=1))
+        out.with_suffix(".md").write_text(table)
+
+
+if __name__ == "__main__":
+    main()
