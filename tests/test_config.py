@@ -36,7 +36,8 @@ def test_overrides_are_typed():
     ("optim.ema=maybe", "must be true or false"),
     ("model.name=gpt", "must name a model"),
     ("model.pos_encoding=alibi", "must be one of"),
-    ("model.num_heads=5", "divisible"),
+    ("model.num_heads=33", "must be in [1, hidden_dim]"),
+    ("model.num_heads=32", "RoPE needs an even head width"),
     ("noequals", "key=value"),
 ])
 def test_bad_config_gives_one_clear_error(override, message):

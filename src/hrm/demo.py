@@ -1,7 +1,8 @@
-"""`hrm demo`: build 4x4 sudoku, train a small TRM on CPU, score it on puzzles it never saw.
+"""`hrm demo`: build 6x6 sudoku, train a small TRM on CPU, score it on puzzles it never saw.
 
-The held-out puzzles come from solution grids that appear nowhere in training (the 288 grids are
-split 70/30), so the model cannot recall answers: it has to fill cells from the constraints.
+Every held-out puzzle's solution grid appears nowhere in training (there are 28 million 6x6 grids), so
+the model cannot recall answers: it has to fill the blanks from the row, column and box constraints,
+cell by cell, over its recursive steps.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import torch
 
 from hrm.config import load_config
 from hrm.data.format import read_split
-from hrm.data.sudoku import build_mini_sudoku
 from hrm.eval.evaluate import evaluate
 from hrm.eval.load import load_trained_model
 from hrm.train.metrics_log import plot_curves
@@ -23,14 +23,19 @@ from hrm.train.run import train
 from hrm.train.run_config import RunConfig
 
 DEMO_CONFIG = "demo"
-NUM_TRAIN, NUM_TEST = 1000, 1000
+BOX = (2, 3)  # the built-in "sudoku6" dataset: boxes 2 rows tall, 3 columns wide
+SIDE = BOX[0] * BOX[1]
 SHOWN = 4
 
 
-def grid_text(tokens: np.ndarray, side: int) -> list[str]:
-    """Token ids (1 = blank, 2.. = digits) as rows of digits with '.' for blanks."""
+def grid_text(tokens: np.ndarray) -> list[str]:
+    """Token ids (1 = blank, 2.. = digits) as rows of digits with '.' for blanks, '|' between boxes."""
     cells = ["." if t <= 1 else str(int(t) - 1) for t in tokens]
-    return [" ".join(cells[r * side:(r + 1) * side]) for r in range(side)]
+    rows = []
+    for r in range(SIDE):
+        row = cells[r * SIDE:(r + 1) * SIDE]
+        rows.append(" | ".join(" ".join(row[c:c + BOX[1]]) for c in range(0, SIDE, BOX[1])))
+    return rows
 
 
 def render_examples(inputs: np.ndarray, preds: np.ndarray, labels: np.ndarray, out_png: Path) -> None:
@@ -39,7 +44,7 @@ def render_examples(inputs: np.ndarray, preds: np.ndarray, labels: np.ndarray, o
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    side = int(round(inputs.shape[1] ** 0.5))
+    side = SIDE
     fig, axes = plt.subplots(1, len(inputs), figsize=(2.4 * len(inputs), 2.6), squeeze=False)
     for ax, given, pred, label in zip(axes[0], inputs, preds, labels):
         ax.set_xlim(0, side)
@@ -47,9 +52,8 @@ def render_examples(inputs: np.ndarray, preds: np.ndarray, labels: np.ndarray, o
         ax.set_xticks([])
         ax.set_yticks([])
         for k in range(side + 1):
-            width = 2.0 if k % 2 == 0 else 0.6
-            ax.axhline(k, color="black", linewidth=width)
-            ax.axvline(k, color="black", linewidth=width)
+            ax.axhline(k, color="black", linewidth=2.0 if k % BOX[0] == 0 else 0.6)
+            ax.axvline(k, color="black", linewidth=2.0 if k % BOX[1] == 0 else 0.6)
         for cell in range(side * side):
             r, c = divmod(cell, side)
             if given[cell] > 1:
@@ -58,7 +62,7 @@ def render_examples(inputs: np.ndarray, preds: np.ndarray, labels: np.ndarray, o
                 text, colour = str(int(pred[cell]) - 1), "tab:green" if pred[cell] == label[cell] else "tab:red"
             ax.text(c + 0.5, r + 0.55, text, ha="center", va="center", fontsize=15, color=colour)
         ax.set_title("solved" if np.array_equal(pred, label) else "wrong", fontsize=10)
-    fig.suptitle("held-out 4x4 sudoku: givens black, model's answers green (right) / red (wrong)", fontsize=9)
+    fig.suptitle("held-out 6x6 sudoku: givens black, model's answers green (right) / red (wrong)", fontsize=9)
     fig.tight_layout()
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
@@ -68,14 +72,11 @@ def run_demo(out: str | Path, seed: int = 0) -> float:
     out = Path(out)
     start = time.perf_counter()
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    data_dir = out / "data"
-    if not (data_dir / "test" / "dataset.json").exists():
-        build_mini_sudoku(data_dir, num_train=NUM_TRAIN, num_test=NUM_TEST, seed=seed, overwrite=True)
-    print(f"demo: built 4x4 sudoku in {data_dir}: {NUM_TRAIN} training puzzles, {NUM_TEST} held-out puzzles "
-          f"whose solution grids never occur in training")
-    cfg = load_config(RunConfig, DEMO_CONFIG, [f"data.path={data_dir}", f"seed={seed}"])
     run_dir = out / "run"
+    cfg = load_config(RunConfig, DEMO_CONFIG, [f"seed={seed}"])
+    print("demo: training a TRM on 6x6 sudoku; every held-out puzzle's solution grid is absent from training")
     train(cfg, run_dir)
+    data_dir = run_dir / "data"
 
     loaded = load_trained_model(run_dir, "cpu")
     split = read_split(data_dir, "test")
@@ -88,7 +89,7 @@ def run_demo(out: str | Path, seed: int = 0) -> float:
     print("demo: a few held-out puzzles and the model's answers")
     for i in shown:
         status = "solved" if np.array_equal(result.predictions[i], labels[i]) else "WRONG"
-        for given_row, pred_row in zip(grid_text(inputs[i], 4), grid_text(result.predictions[i], 4)):
+        for given_row, pred_row in zip(grid_text(inputs[i]), grid_text(result.predictions[i])):
             print(f"  {given_row}   ->   {pred_row}")
         print(f"  ({status})")
     render_examples(inputs[shown], result.predictions[shown], labels[shown], out / "examples.png")

@@ -1,4 +1,7 @@
-"""Sudoku builder: uniqueness and ratings against an independent pure-Python solver, symmetries, split, format."""
+"""Sudoku builder: uniqueness and ratings against an independent pure-Python solver, symmetries, split, format.
+
+Boxes are square (an int) or rectangular ((rows, cols), e.g. 6x6 sudoku with boxes 2 rows tall, 3 columns wide).
+"""
 
 from __future__ import annotations
 
@@ -11,29 +14,44 @@ import pytest
 from hrm.cli import main
 from hrm.data.format import read_split
 from hrm.data.sudoku import (
-    SudokuProfile, all_solved_grids, apply_transform, build_mini_sudoku, canonical_solution, check_puzzles,
-    count_solutions, invert, is_solved_grid, make_puzzle, random_transform, shuffle_sudoku, solve,
+    SudokuProfile, SudokuTransform, all_solved_grids, apply_transform, build_small_sudoku,
+    canonical_solution, check_puzzles, count_solutions, invert, is_solved_grid, make_puzzle, random_transform,
+    shuffle_sudoku, solve, write_sudoku_splits,
 )
 from hrm.data.sudoku import _puzzles_from_grids
-from hrm.data.sudoku_solver import random_solved_grid
+from hrm.data.sudoku_solver import box_dims, geometry, minimal_puzzle, random_solved_grid
 from hrm.errors import DatasetError
 
 # ---------------------------------------------------------------------------------------------------------------
 # An independent reference written for the tests: Python sets, no bitmasks, no shared code with the package.
 
 
-def _units(box: int) -> list[list[int]]:
-    n = box * box
+def _side(box) -> int:
+    """Digits per unit: box * box, or rows * cols for a (rows, cols) box."""
+    return box * box if isinstance(box, int) else box[0] * box[1]
+
+
+def _units(box) -> list[list[int]]:
+    """Rows, columns and boxes as cell lists; a box is the cells whose (row // rows, col // cols) agree."""
+    box_rows, box_cols = (box, box) if isinstance(box, int) else box
+    n = _side(box)
     rows = [[r * n + c for c in range(n)] for r in range(n)]
     cols = [[r * n + c for r in range(n)] for c in range(n)]
-    boxes = [[(br * box + r) * n + bc * box + c for r in range(box) for c in range(box)]
-             for br in range(box) for bc in range(box)]
-    return rows + cols + boxes
+    boxes: dict[tuple[int, int], list[int]] = {}
+    for cell in range(n * n):
+        boxes.setdefault((cell // n // box_rows, cell % n // box_cols), []).append(cell)
+    return rows + cols + list(boxes.values())
 
 
-def plain_count(grid: np.ndarray, box: int, limit: int = 2) -> int:
+def is_valid_solution(grid: np.ndarray, box) -> bool:
+    """Every row, column and box holds the digits 1..n once each."""
+    cells = np.asarray(grid).reshape(-1)
+    return all(sorted(cells[unit]) == list(range(1, _side(box) + 1)) for unit in _units(box))
+
+
+def plain_count(grid: np.ndarray, box, limit: int = 2) -> int:
     """Plain backtracking without propagation: the empty cell with fewest legal digits, each legal digit."""
-    n = box * box
+    n = _side(box)
     cells = [int(v) for v in np.asarray(grid).reshape(-1)]
     peers = [set() for _ in range(n * n)]
     for unit in _units(box):
@@ -64,9 +82,9 @@ def plain_count(grid: np.ndarray, box: int, limit: int = 2) -> int:
     return count(0)
 
 
-def singles_fixpoint(candidates: list[set[int]], box: int) -> list[set[int]] | None:
+def singles_fixpoint(candidates: list[set[int]], box) -> list[set[int]] | None:
     """Naked and hidden singles until nothing changes; None on a contradiction."""
-    n = box * box
+    n = _side(box)
     units = _units(box)
     candidates = [set(c) for c in candidates]
     changed = True
@@ -91,9 +109,9 @@ def singles_fixpoint(candidates: list[set[int]], box: int) -> list[set[int]] | N
     return candidates
 
 
-def reference_rating(grid: np.ndarray, box: int) -> int:
+def reference_rating(grid: np.ndarray, box) -> int:
     """The documented rating: dead-end guesses over the whole tree, branching on the fewest-candidate cell."""
-    n = box * box
+    n = _side(box)
     start = [set(range(1, n + 1)) if v == 0 else {int(v)} for v in np.asarray(grid).reshape(-1)]
     root = singles_fixpoint(start, box)
     backtracks = 0
@@ -151,34 +169,77 @@ def test_rating_matches_independent_solver(generated):
         assert (rating == 0) == all(len(c) == 1 for c in fixpoint)
 
 
+@pytest.mark.parametrize("box, num_peers", [(2, 7), ((2, 3), 12), ((3, 2), 12), (3, 20)])
+def test_geometry_matches_reference_units(box, num_peers):
+    # 2x3 boxes: 5 row + 5 column peers, plus the 2 box cells in neither the cell's row nor its column = 12
+    n = _side(box)
+    units, peers = geometry(box)
+    assert sorted(map(sorted, units.tolist())) == sorted(map(sorted, _units(box)))
+    assert peers.shape == (n * n, num_peers)
+    for cell in range(n * n):
+        expected = set().union(*(unit for unit in _units(box) if cell in unit)) - {cell}
+        assert set(peers[cell].tolist()) == expected
+
+
+def test_box_dims():
+    assert box_dims(3) == (3, 3) and box_dims((2, 3)) == (2, 3) and box_dims(np.int64(2)) == (2, 2)
+    for bad in (1, 6, (1, 6), (2, 3, 4), (2.0, 3)):
+        with pytest.raises(ValueError, match="a box is an int in"):
+            box_dims(bad)
+
+
 def test_count_solutions_against_plain_backtracking():
     rng = np.random.default_rng(3)
-    for box in (2, 3):
-        n = box * box
+    for box, blank_fraction in ((2, 0.7), ((2, 3), 0.6), ((3, 2), 0.6), (3, 0.55)):
+        n = _side(box)
         for _ in range(10):
             grid = random_solved_grid(box, rng)
-            puzzle = np.where(rng.random(n * n) < (0.7 if box == 2 else 0.55), 0, grid)
+            assert is_valid_solution(grid, box)
+            puzzle = np.where(rng.random(n * n) < blank_fraction, 0, grid)
             assert count_solutions(puzzle, box, limit=3) == plain_count(puzzle, box, limit=3)
     bad = np.zeros(16, dtype=np.int32)
     bad[:2] = 1  # the same digit twice in a row
     assert count_solutions(bad, 2) == 0
     with pytest.raises(ValueError):
         count_solutions(np.zeros(15, dtype=np.int32), 2)
+    with pytest.raises(ValueError, match="2x3 boxes must be integers of shape"):
+        count_solutions(np.zeros(16, dtype=np.int32), (2, 3))
+
+
+def test_rectangular_minimal_puzzles_match_independent_solver():
+    box = (2, 3)
+    rng = np.random.default_rng(5)
+    ratings = []
+    for index in range(60):  # about 5% of minimal 6x6 puzzles need a guess
+        grid = random_solved_grid(box, rng)
+        puzzle = minimal_puzzle(grid, box, rng)  # as many blanks as uniqueness allows: the hardest 6x6 we make
+        num_solutions, rating, solution = solve(puzzle, box)
+        assert num_solutions == 1 == plain_count(puzzle, box) and np.array_equal(solution, grid)
+        assert rating == reference_rating(puzzle, box)
+        ratings.append(rating)
+        if index < 10:  # minimal: blanking any given breaks uniqueness
+            for cell in np.flatnonzero(puzzle):
+                assert plain_count(np.where(np.arange(36) == cell, 0, puzzle), box) == 2
+    assert sum(rating > 0 for rating in ratings) >= 2
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Symmetries
 
 
-@pytest.mark.parametrize("box", [2, 3])
+@pytest.mark.parametrize("box", [2, 3, (2, 3), (3, 2)])
 def test_augmentation_preserves_validity_and_inverts(box):
-    n = box * box
+    box_rows, box_cols = (box, box) if isinstance(box, int) else box
+    n = _side(box)
     rng = np.random.default_rng(box)
     solution = random_solved_grid(box, rng).reshape(n, n)
     puzzle = np.where(rng.random((n, n)) < 0.5, 0, solution)
     for _ in range(20):
         new_puzzle, new_solution, transform = shuffle_sudoku(puzzle, solution, box, rng)
-        assert is_solved_grid(new_solution.reshape(1, -1), box).all()
+        assert is_solved_grid(new_solution.reshape(1, -1), box).all() and is_valid_solution(new_solution, box)
+        # rows move in bands of box_rows rows, columns in stacks of box_cols columns
+        assert all(len(set(band)) == 1 for band in (transform.rows // box_rows).reshape(-1, box_rows))
+        assert all(len(set(stack)) == 1 for stack in (transform.cols // box_cols).reshape(-1, box_cols))
         source = puzzle.T if transform.transpose else puzzle
         for i, j in product(range(n), repeat=2):  # the documented meaning of a transform
             assert new_puzzle[i, j] == transform.digit_map[source[transform.rows[i], transform.cols[j]]]
@@ -190,7 +251,23 @@ def test_augmentation_preserves_validity_and_inverts(box):
     moved = apply_transform(grids, batch)
     assert is_solved_grid(moved.reshape(50, -1), box).all()
     assert np.array_equal(invert(moved, batch), grids)
-    assert 0 < batch.transpose.sum() < 50
+    if box_rows == box_cols:
+        assert 0 < batch.transpose.sum() < 50
+    else:
+        assert not batch.transpose.any()
+        assert len({grid.tobytes() for grid in moved}) == 50  # bands, stacks and digits alone still vary a lot
+
+
+def test_square_only_operations_refuse_rectangular_boxes():
+    box = (2, 3)
+    grid = random_solved_grid(box, np.random.default_rng(0)).reshape(6, 6)
+    assert not is_valid_solution(grid.T, box)  # why: the transpose has 3x2 boxes
+    with pytest.raises(ValueError, match="transpose needs square boxes: it turns 2x3 boxes into 3x2"):
+        SudokuTransform(np.arange(7), np.array(True), np.arange(6), np.arange(6), box=(2, 3))
+    with pytest.raises(ValueError, match="canonical_solution needs square boxes"):
+        canonical_solution(grid, box)
+    with pytest.raises(ValueError, match="only practical for 2x2 boxes"):
+        all_solved_grids(box)
 
 
 def _brute_force_canonical(grid: np.ndarray, box: int) -> np.ndarray:
@@ -304,12 +381,12 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sudoku, "write_sudoku_splits", fail)
     with pytest.raises(KeyboardInterrupt):
-        build_mini_sudoku(tmp_path / "mini", num_train=5, num_test=5, seed=0)
+        build_small_sudoku(tmp_path / "mini", 2, num_train=5, num_test=5, seed=0, min_blanks=8, max_blanks=12)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_truncated_file_gives_dataset_error(tmp_path):
-    build_mini_sudoku(tmp_path / "mini", num_train=10, num_test=5, seed=0)
+    build_small_sudoku(tmp_path / "mini", 2, num_train=10, num_test=5, seed=0, min_blanks=8, max_blanks=12)
     path = tmp_path / "mini" / "train" / "all__inputs.npy"
     path.write_bytes(path.read_bytes()[:-7])
     with pytest.raises(DatasetError, match="corrupt or truncated"):
@@ -317,38 +394,63 @@ def test_truncated_file_gives_dataset_error(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Mini sudoku
+# Small sudoku (4x4, 6x6)
 
 
-@pytest.mark.parametrize("num_aug", [0, 4])
-def test_mini_sudoku(tmp_path, num_aug):
-    out = tmp_path / "mini"
-    build_mini_sudoku(out, num_train=300, num_test=60, seed=1, min_blanks=8, max_blanks=12, num_aug=num_aug)
+@pytest.mark.parametrize("box, min_blanks, max_blanks, num_aug", [
+    (2, 8, 12, 0), (2, 8, 12, 4), ((2, 3), 10, 18, 0), ((2, 3), 10, 18, 3),
+])
+def test_small_sudoku(tmp_path, box, min_blanks, max_blanks, num_aug):
+    n = _side(box)
+    out = tmp_path / "small"
+    build_small_sudoku(out, box, num_train=300, num_test=60, seed=1, min_blanks=min_blanks, max_blanks=max_blanks,
+                       num_aug=num_aug)
     train, test = read_split(out, "train"), read_split(out, "test")
-    assert (train.metadata.vocab_size, train.metadata.seq_len) == (6, 16)
+    assert (train.metadata.vocab_size, train.metadata.seq_len) == (n + 2, n * n)
     assert train.sets["all"].num_examples == 300 * (1 + num_aug) and test.sets["all"].num_examples == 60
     for split in (train, test):
         data = split.sets["all"]
-        check_puzzles(np.asarray(data.inputs) - 1, np.asarray(data.labels) - 1, 2, "mini")
+        labels = np.asarray(data.labels).astype(np.int32) - 1
+        givens = np.asarray(data.inputs).astype(np.int32) - 1
+        assert all(is_valid_solution(label, box) for label in labels)
+        assert np.all((givens == 0) | (givens == labels))
     train_puzzles, _ = _originals(out, "train")
     test_puzzles, _ = _originals(out, "test")
     for puzzles in (train_puzzles, test_puzzles):
         assert len({p.tobytes() for p in puzzles}) == len(puzzles)
         blanks = np.sum(puzzles == 0, axis=1)
-        assert blanks.min() >= 8 and blanks.max() <= 12
-        assert all(plain_count(p, 2) == 1 for p in puzzles)
+        assert blanks.min() >= min_blanks and blanks.max() <= max_blanks
+        assert all(plain_count(p, box) == 1 for p in puzzles)
     all_train_grids = {g.tobytes() for g in np.asarray(train.sets["all"].labels)}  # augmented copies included
     test_grids = {g.tobytes() for g in np.asarray(test.sets["all"].labels)}
     assert not all_train_grids & test_grids
-    assert len(all_train_grids | test_grids) <= 288
 
-    build_mini_sudoku(tmp_path / "same", num_train=300, num_test=60, seed=1, num_aug=num_aug)
+    build_small_sudoku(tmp_path / "same", box, num_train=300, num_test=60, seed=1, min_blanks=min_blanks,
+                       max_blanks=max_blanks, num_aug=num_aug)
     assert np.array_equal(read_split(tmp_path / "same", "train").sets["all"].inputs, train.sets["all"].inputs)
 
 
-def test_mini_sudoku_rejects_impossible_requests(tmp_path):
-    with pytest.raises(DatasetError, match="max blanks <= 12"):
-        build_mini_sudoku(tmp_path / "a", num_train=5, num_test=5, seed=0, max_blanks=13)
-    few_grids = all_solved_grids(2)[:3]  # about 270 distinct 12-blank puzzles exist on three grids
+def test_test_grids_avoid_training_grids(tmp_path):
+    box = (2, 3)
+    rng = np.random.default_rng(0)
+    grids = [random_solved_grid(box, rng) for _ in range(2)]
+    split = _puzzles_from_grids(lambda: grids[rng.integers(2)], 20, box, 10, 18, rng, "test",
+                                avoid_grids=frozenset({grids[0].tobytes()}))
+    assert all(np.array_equal(solution, grids[1]) for solution in split.solutions)
+    with pytest.raises(DatasetError, match="also a test solution grid"):
+        write_sudoku_splits(tmp_path, box, {"train": split, "test": split}, 0, rng)
+
+
+@pytest.mark.parametrize("box, most_blanks", [(2, 13), ((2, 3), 31)])
+def test_small_sudoku_rejects_impossible_requests(tmp_path, box, most_blanks):
+    with pytest.raises(DatasetError, match=f"max blanks <= {most_blanks}"):
+        build_small_sudoku(tmp_path / "a", box, num_train=5, num_test=5, seed=0, min_blanks=8,
+                           max_blanks=most_blanks + 1)
+    assert not (tmp_path / "a").exists()
+
+
+def test_small_sudoku_stops_when_the_puzzle_space_is_used_up():
+    few_grids = all_solved_grids(2)[:3]  # the builder finds 268 distinct 12-blank puzzles on these
+    rng = np.random.default_rng(0)
     with pytest.raises(DatasetError, match="distinct puzzles"):
-        _puzzles_from_grids(few_grids, 1000, 2, 12, 12, np.random.default_rng(0), "mini train")
+        _puzzles_from_grids(lambda: few_grids[rng.integers(3)], 1000, 2, 12, 12, rng, "small train")

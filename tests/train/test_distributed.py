@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from hrm.data.sudoku import build_mini_sudoku
+from hrm.data.sudoku import build_small_sudoku
 
 
 def losses(run):
@@ -18,7 +18,7 @@ def losses(run):
 @pytest.mark.distributed
 def test_two_processes_match_one(tmp_path):
     data = tmp_path / "mini"
-    build_mini_sudoku(data, num_train=200, num_test=50, seed=0)
+    build_small_sudoku(data, 2, num_train=200, num_test=50, seed=0, min_blanks=8, max_blanks=12)
     args = ["--config", "tiny", f"data.path={data}", "max_steps=12", "checkpoint_every=6", "eval_every=6",
             "global_batch_size=32", "log.tensorboard=false", "log.plot=false", "log.progress=false",
             "model.halt_exploration_prob=0.5"]

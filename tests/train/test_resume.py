@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hrm.data.sudoku import build_mini_sudoku
+from hrm.data.sudoku import build_small_sudoku
 from hrm.errors import CheckpointError, ConfigError
 from hrm.train.checkpoint import list_checkpoints
 
@@ -18,7 +18,7 @@ from hrm.train.checkpoint import list_checkpoints
 @pytest.fixture(scope="module")
 def mini_data(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "mini"
-    build_mini_sudoku(path, num_train=200, num_test=50, seed=0)
+    build_small_sudoku(path, 2, num_train=200, num_test=50, seed=0, min_blanks=8, max_blanks=12)
     return path
 
 

@@ -3,7 +3,8 @@
 Tokens (authors' `build_sudoku_dataset.py`): cell value + 1, so 1 = blank, 2..n+1 = digits, PAD = 0; every cell is
 scored (ignore_label_id 0 never occurs in labels). One group per original puzzle: the original first, then its
 augmentations (train only). `hrm data sudoku` builds 9x9 puzzles with a Sudoku-Extreme-like difficulty mix;
-`build_mini_sudoku` builds 4x4 puzzles for the CPU demo. See docs/data-sudoku.md.
+`build_small_sudoku` builds small puzzles (4x4, 6x6 with 2x3 boxes, ...) for the CPU demo and tests. Boxes are an
+int (square) or a (box_rows, box_cols) pair, as in `sudoku_solver`. See docs/data-sudoku.md.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
 
 from hrm.data.format import DatasetMetadata, single_puzzle_set, staged_dataset, write_split
 from hrm.data.sudoku_solver import (  # noqa: F401  (count_solutions is part of this module's API)
-    canonical_solution, count_solutions, geometry, harden, minimal_puzzle, random_solved_grid, solve,
+    Box, box_dims, canonical_solution, count_solutions, geometry, harden, minimal_puzzle, random_solved_grid, solve,
 )
 from hrm.data.tasks import TASK_FILE, TASKS, TaskSpec
 from hrm.errors import DatasetError
@@ -32,35 +35,50 @@ from hrm.errors import DatasetError
 
 @dataclass(frozen=True)
 class SudokuTransform:
-    """Validity-preserving symmetries, one or a batch (leading axis B on every field).
+    """Validity-preserving symmetries, one or a batch (leading axis B on every array field).
 
     out[i, j] = digit_map[(grid.T if transpose else grid)[rows[i], cols[j]]]
+    Bands are groups of box_rows rows, stacks groups of box_cols columns. Transposing turns box_rows x box_cols
+    boxes into box_cols x box_rows ones, so it is valid for square boxes only (checked on construction).
     """
 
     digit_map: np.ndarray  # [(B,) n + 1], a permutation with digit_map[0] = 0, so blanks stay blank
     transpose: np.ndarray  # [(B,)] bool
     rows: np.ndarray  # [(B,) n], a band order with a row order inside each band
     cols: np.ndarray  # [(B,) n], a stack order with a column order inside each stack
+    box: tuple[int, int]  # (box_rows, box_cols) of the grids it applies to
+
+    def __post_init__(self) -> None:
+        box_rows, box_cols = self.box
+        if box_rows != box_cols and np.any(self.transpose):
+            raise ValueError(f"transpose needs square boxes: it turns {box_rows}x{box_cols} boxes into "
+                             f"{box_cols}x{box_rows}")
 
 
-def random_transform(box: int, rng: np.random.Generator, num: int | None = None) -> SudokuTransform:
-    """Uniform digit permutation, transpose w.p. 0.5, band + row order, stack + column order; `num` = batch size."""
-    n, batch = box * box, 1 if num is None else num
+def random_transform(box: Box, rng: np.random.Generator, num: int | None = None) -> SudokuTransform:
+    """Uniform digit permutation, band + row order, stack + column order, and (square boxes only) transpose w.p. 0.5.
 
-    def line_order() -> np.ndarray:  # [batch, n]: blocks in random order, lines in random order inside each
-        blocks = rng.permuted(np.tile(np.arange(box), (batch, 1)), axis=1)
-        inside = rng.permuted(np.tile(np.arange(box), (batch, box, 1)), axis=2)
-        return (blocks[:, :, None] * box + inside).reshape(batch, n)
+    `num` = batch size (None: one unbatched transform).
+    """
+    box_rows, box_cols = box_dims(box)
+    n, batch = box_rows * box_cols, 1 if num is None else num
+
+    def line_order(num_blocks: int, block_size: int) -> np.ndarray:  # [batch, n]: blocks, then lines inside each
+        blocks = rng.permuted(np.tile(np.arange(num_blocks), (batch, 1)), axis=1)
+        inside = rng.permuted(np.tile(np.arange(block_size), (batch, num_blocks, 1)), axis=2)
+        return (blocks[:, :, None] * block_size + inside).reshape(batch, n)
 
     digits = rng.permuted(np.tile(np.arange(1, n + 1), (batch, 1)), axis=1)
     transform = SudokuTransform(
         digit_map=np.concatenate([np.zeros((batch, 1), dtype=digits.dtype), digits], axis=1),
-        transpose=rng.random(batch) < 0.5,
-        rows=line_order(),
-        cols=line_order(),
+        transpose=rng.random(batch) < 0.5 if box_rows == box_cols else np.zeros(batch, dtype=bool),
+        rows=line_order(num_blocks=box_cols, block_size=box_rows),  # n // box_rows = box_cols bands
+        cols=line_order(num_blocks=box_rows, block_size=box_cols),
+        box=(box_rows, box_cols),
     )
     if num is None:
-        return SudokuTransform(transform.digit_map[0], transform.transpose[0], transform.rows[0], transform.cols[0])
+        return SudokuTransform(transform.digit_map[0], transform.transpose[0], transform.rows[0], transform.cols[0],
+                               transform.box)
     return transform
 
 
@@ -82,7 +100,7 @@ def invert(grid: np.ndarray, transform: SudokuTransform) -> np.ndarray:
     return np.where(transform.transpose[..., None, None], np.swapaxes(grid, -1, -2), grid)
 
 
-def shuffle_sudoku(puzzle: np.ndarray, solution: np.ndarray, box: int,
+def shuffle_sudoku(puzzle: np.ndarray, solution: np.ndarray, box: Box,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, SudokuTransform]:
     """One random augmentation of a puzzle [n, n] and its solution [n, n], plus the transform used."""
     transform = random_transform(box, rng)
@@ -93,10 +111,10 @@ def shuffle_sudoku(puzzle: np.ndarray, solution: np.ndarray, box: int,
 # Checks
 
 
-def is_solved_grid(grids: np.ndarray, box: int) -> np.ndarray:
+def is_solved_grid(grids: np.ndarray, box: Box) -> np.ndarray:
     """Per grid [N, n*n]: True where every row, column and box holds each digit 1..n exactly once."""
-    n = box * box
     units, _ = geometry(box)
+    n = units.shape[1]
     digit_bit = np.array([0] + [1 << d for d in range(n)], dtype=np.int32)  # value -> candidate bit, blank -> 0
     in_range = np.all((grids >= 1) & (grids <= n), axis=-1)
     solved = np.empty(len(grids), dtype=bool)
@@ -108,7 +126,7 @@ def is_solved_grid(grids: np.ndarray, box: int) -> np.ndarray:
     return solved & in_range
 
 
-def check_puzzles(puzzles: np.ndarray, solutions: np.ndarray, box: int, where: str) -> None:
+def check_puzzles(puzzles: np.ndarray, solutions: np.ndarray, box: Box, where: str) -> None:
     """Every solution [N, n*n] is a solved grid agreeing with the givens; raises DatasetError otherwise."""
     bad = ~is_solved_grid(solutions, box)
     bad |= np.any((puzzles != 0) & (puzzles != solutions), axis=-1)
@@ -117,7 +135,7 @@ def check_puzzles(puzzles: np.ndarray, solutions: np.ndarray, box: int, where: s
                            f"(first at row {int(np.argmax(bad))})")
 
 
-def check_unique(puzzles: np.ndarray, solutions: np.ndarray, box: int, where: str) -> None:
+def check_unique(puzzles: np.ndarray, solutions: np.ndarray, box: Box, where: str) -> None:
     """Every puzzle [N, n*n] has exactly one solution and it is its label; raises DatasetError otherwise."""
     for index, (puzzle, label) in enumerate(zip(puzzles, solutions)):
         num_solutions, _, solution = solve(puzzle, box)
@@ -138,14 +156,15 @@ class SudokuSplit:
     ratings: np.ndarray
 
 
-def _augmented(split: SudokuSplit, box: int, num_aug: int, rng: np.random.Generator,
-               keep_solution: set[bytes] | None) -> tuple[np.ndarray, np.ndarray]:
+def _augmented(split: SudokuSplit, box: Box, num_aug: int, rng: np.random.Generator,
+               avoid_solutions: set[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Each original followed by `num_aug` augmentations: [N * (1 + num_aug), n*n] puzzles and solutions.
 
-    With `keep_solution`, augmentations whose solution grid is outside that set are redrawn (the mini task splits
-    its grids, and every 4x4 grid is a symmetry image of others).
+    Augmentations whose solution grid is in `avoid_solutions` (the test answers) are redrawn: small boxes have
+    few grids, and a symmetry image of a training grid may be a test grid.
     """
-    n = box * box
+    box_rows, box_cols = box_dims(box)
+    n = box_rows * box_cols
     puzzles, solutions = [], []
     for puzzle, solution in zip(split.puzzles, split.solutions):
         kept_puzzles, kept_solutions = [puzzle[None]], [solution[None]]
@@ -157,9 +176,8 @@ def _augmented(split: SudokuSplit, box: int, num_aug: int, rng: np.random.Genera
                 .reshape(num_missing, n * n).astype(np.int32)
                 for grid in (puzzle, solution)
             )
-            if keep_solution is not None:
-                keep = np.array([grid.tobytes() in keep_solution for grid in new_solutions], dtype=bool)
-                new_puzzles, new_solutions = new_puzzles[keep], new_solutions[keep]
+            keep = np.array([grid.tobytes() not in avoid_solutions for grid in new_solutions], dtype=bool)
+            new_puzzles, new_solutions = new_puzzles[keep], new_solutions[keep]
             kept_puzzles.append(new_puzzles)
             kept_solutions.append(new_solutions)
             num_missing -= len(new_puzzles)
@@ -188,20 +206,32 @@ def _difficulty(split: SudokuSplit) -> dict:
 
 
 def _plot_difficulty(report: dict, path: Path) -> None:
+    """Grouped bars per split: ratings in power-of-two bins (0, 1, 2-3, 4-7, ...) and blank counts."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_rating, ax_blank) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, stats in report["splits"].items():
-        for ax, key in ((ax_rating, "rating_histogram"), (ax_blank, "blank_histogram")):
-            values = np.array([int(v) for v in stats[key]])
-            fractions = np.array(list(stats[key].values())) / max(stats["num_puzzles"], 1)
-            ax.plot(values, fractions, marker=".", label=f"{name} (n={stats['num_puzzles']})")
-    ax_rating.set(xscale="symlog", xlabel="rating (solver backtracks)", ylabel="fraction of puzzles",
-                  title="difficulty")
+    splits = report["splits"]
+    top_rating = max(stats["max_rating"] for stats in splits.values())
+    edges = [0, 1] + [2 ** k for k in range(1, max(1, top_rating).bit_length() + 1)]  # bin i = [edges[i], edges[i+1])
+    rating_labels = ["0", "1"] + [f"{lo}-{hi - 1}" for lo, hi in zip(edges[2:-1], edges[3:])]
+    blank_values = sorted({int(v) for stats in splits.values() for v in stats["blank_histogram"]})
+    width = 0.8 / len(splits)
+    fig, (ax_rating, ax_blank) = plt.subplots(1, 2, figsize=(12, 4))
+    for k, (name, stats) in enumerate(splits.items()):
+        ratings = np.array([int(v) for v in stats["rating_histogram"]])
+        counts = np.array(list(stats["rating_histogram"].values()))
+        binned = np.bincount(np.searchsorted(edges, ratings, side="right") - 1, counts, len(rating_labels))
+        label = f"{name} (n={stats['num_puzzles']}, mean {stats['mean_rating']:.1f})"
+        ax_rating.bar(np.arange(len(rating_labels)) + k * width, binned / stats["num_puzzles"], width, label=label)
+        blanks = [stats["blank_histogram"].get(str(v), 0) / stats["num_puzzles"] for v in blank_values]
+        ax_blank.bar(np.array(blank_values) + k * width, blanks, width,
+                     label=f"{name} (mean {stats['mean_blanks']:.1f})")
+    ax_rating.set_xticks(np.arange(len(rating_labels)) + 0.4 - width / 2, rating_labels, rotation=45)
+    ax_rating.set(xlabel="rating (solver backtracks)", ylabel="fraction of puzzles", title="difficulty")
     ax_blank.set(xlabel="blank cells", ylabel="fraction of puzzles", title="blanks")
+    ax_blank.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     for ax in (ax_rating, ax_blank):
         ax.legend()
     fig.tight_layout()
@@ -209,18 +239,25 @@ def _plot_difficulty(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_sudoku_splits(staging: Path, box: int, splits: dict[str, SudokuSplit], num_aug: int,
-                        rng: np.random.Generator, keep_train_solution: set[bytes] | None = None) -> None:
-    """Validate and write `splits` (train augmented `num_aug` times), identifiers, task file, difficulty report.
+def write_sudoku_splits(staging: Path, box: Box, splits: dict[str, SudokuSplit], num_aug: int,
+                        rng: np.random.Generator) -> None:
+    """Validate and write the "train" and "test" `splits` (train augmented `num_aug` times), identifiers, task
+    file, difficulty report.
 
-    `staging` is the folder from `staged_dataset`, so nothing that looks complete exists until this returns.
+    No training label, augmented or not, equals a test answer: an original one is an error, an augmented one is
+    redrawn. `staging` is the folder from `staged_dataset`, so nothing that looks complete exists until this
+    returns.
     """
-    n = box * box
+    box_rows, box_cols = box_dims(box)
+    n = box_rows * box_cols
+    test_solutions = {grid.tobytes() for grid in splits["test"].solutions}
+    if any(grid.tobytes() in test_solutions for grid in splits["train"].solutions):
+        raise DatasetError("a training solution grid is also a test solution grid")
     report = {"box": box, "rating": "backtracks of hrm.data.sudoku_solver (whole search tree)", "splits": {}}
     for name, split in splits.items():
         check_unique(split.puzzles, split.solutions, box, f"{name} originals")
         split_aug = num_aug if name == "train" else 0
-        puzzles, solutions = _augmented(split, box, split_aug, rng, keep_train_solution if name == "train" else None)
+        puzzles, solutions = _augmented(split, box, split_aug, rng, test_solutions)
         check_puzzles(puzzles, solutions, box, f"{name} examples")
         meta = DatasetMetadata(
             pad_id=0, ignore_label_id=0, blank_identifier_id=0, vocab_size=n + 2, seq_len=n * n,
@@ -237,17 +274,18 @@ def write_sudoku_splits(staging: Path, box: int, splits: dict[str, SudokuSplit],
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Mini sudoku (4x4) for the CPU demo
+# Small sudoku (4x4, 6x6, ...) for the CPU demo and tests
 
-MAX_FAILURES_IN_A_ROW = 20_000  # ~0.3 s of misses before the mini builder gives up
+MAX_FAILURES_IN_A_ROW = 20_000  # ~0.3 s of misses before the small builder gives up
+TRAIN_GRID_FRACTION = 0.7  # 4x4 only: share of the 288 solved grids reserved for training
 
 
-def all_solved_grids(box: int) -> np.ndarray:
+def all_solved_grids(box: Box) -> np.ndarray:
     """Every solved grid of box size `box` in lexicographic order, [num_grids, n*n] (288 for box 2)."""
-    if box != 2:
-        raise ValueError("enumerating all solved grids is only practical for box 2 (288 grids)")
-    n = box * box
-    _, peers = geometry(box)
+    if box_dims(box) != (2, 2):
+        raise ValueError(f"enumerating all solved grids is only practical for 2x2 boxes (288 grids), got {box!r}")
+    units, peers = geometry(box)
+    n = units.shape[1]
     grid = np.zeros(n * n, dtype=np.int32)
     found = []
 
@@ -265,18 +303,23 @@ def all_solved_grids(box: int) -> np.ndarray:
     return np.stack(found)
 
 
-def _puzzles_from_grids(grids: np.ndarray, num: int, box: int, min_blanks: int, max_blanks: int,
-                        rng: np.random.Generator, where: str) -> SudokuSplit:
-    """`num` distinct unique-answer puzzles with blanks in [min_blanks, max_blanks], each from a random grid."""
-    num_cells = grids.shape[1]
+def _puzzles_from_grids(draw_grid: Callable[[], np.ndarray], num: int, box: Box, min_blanks: int, max_blanks: int,
+                        rng: np.random.Generator, where: str, avoid_grids: frozenset[bytes] = frozenset(),
+                        ) -> SudokuSplit:
+    """`num` distinct unique-answer puzzles with blanks in [min_blanks, max_blanks], each from a `draw_grid()`.
+
+    A drawn grid in `avoid_grids` is a miss, like a puzzle that stops short of its blank count or repeats.
+    """
+    num_cells = geometry(box)[1].shape[0]
     seen: set[bytes] = set()
     puzzles, solutions, ratings = [], [], []
     num_failures = 0  # in a row: a long run means the space of such puzzles is (nearly) used up
     while len(puzzles) < num:
-        solution = grids[rng.integers(len(grids))]
+        solution = draw_grid()
         target_blanks = int(rng.integers(min_blanks, max_blanks + 1))
         puzzle = minimal_puzzle(solution, box, rng, min_clues=num_cells - target_blanks)
-        if int(np.sum(puzzle == 0)) != target_blanks or puzzle.tobytes() in seen:
+        if (int(np.sum(puzzle == 0)) != target_blanks or puzzle.tobytes() in seen
+                or solution.tobytes() in avoid_grids):
             num_failures += 1
             if num_failures == MAX_FAILURES_IN_A_ROW:
                 raise DatasetError(f"{where}: found only {len(puzzles)} of {num} distinct puzzles with "
@@ -290,28 +333,48 @@ def _puzzles_from_grids(grids: np.ndarray, num: int, box: int, min_blanks: int, 
     return SudokuSplit(np.stack(puzzles), np.stack(solutions), np.array(ratings, dtype=np.int64))
 
 
-def build_mini_sudoku(out_dir: str | Path, num_train: int, num_test: int, seed: int, min_blanks: int = 8,
-                      max_blanks: int = 12, num_aug: int = 0, overwrite: bool = False) -> None:
-    """4x4 sudoku (2x2 boxes; vocab 6, seq_len 16) with unique answers; train and test use disjoint solution grids.
+def _small_splits(box: Box, num_train: int, num_test: int, min_blanks: int, max_blanks: int,
+                  rng: np.random.Generator) -> dict[str, SudokuSplit]:
+    """Train and test puzzles whose solution grids are disjoint.
 
-    The 288 grids are split 70/30 at random; augmented training copies are kept on the training grids too.
+    4x4 has only 288 grids (all symmetry images of 2 classes), so the grids themselves are split 70/30 at random
+    and each puzzle draws from its side. Larger boxes have millions of grids (28,200,960 for 6x6): every puzzle
+    gets a fresh random grid, and a test grid equal to a training grid is redrawn.
     """
-    box = 2
+    def draw_from(grids: np.ndarray) -> Callable[[], np.ndarray]:
+        return lambda: grids[rng.integers(len(grids))]
+
+    if box_dims(box) == (2, 2):
+        grids = all_solved_grids(box)
+        grids = grids[rng.permutation(len(grids))]
+        train_grids, test_grids = np.split(grids, [round(TRAIN_GRID_FRACTION * len(grids))])
+        draw_train, draw_test = draw_from(train_grids), draw_from(test_grids)
+    else:
+        draw_train = draw_test = partial(random_solved_grid, box, rng)
+    train = _puzzles_from_grids(draw_train, num_train, box, min_blanks, max_blanks, rng, "small train")
+    test = _puzzles_from_grids(draw_test, num_test, box, min_blanks, max_blanks, rng, "small test",
+                               avoid_grids=frozenset(grid.tobytes() for grid in train.solutions))
+    return {"train": train, "test": test}
+
+
+def build_small_sudoku(out_dir: str | Path, box: Box, num_train: int, num_test: int, seed: int, min_blanks: int,
+                       max_blanks: int, num_aug: int = 0, overwrite: bool = False) -> None:
+    """Small sudoku (vocab n + 2, seq_len n*n) with unique answers; test solution grids never occur in training.
+
+    `box` = 2 gives 4x4, (2, 3) gives 6x6 with boxes 2 rows tall and 3 columns wide. Puzzles are distinct within
+    each split; augmented training copies (`num_aug` per puzzle) avoid the test solution grids too.
+    """
+    box_rows, box_cols = box_dims(box)
+    n = box_rows * box_cols
     _check_request(num_train, num_test, num_aug, seed)
-    if not 0 <= min_blanks <= max_blanks <= 12:  # a unique 4x4 puzzle needs at least 4 givens
-        raise DatasetError(f"need 0 <= min blanks <= max blanks <= 12, got {min_blanks}..{max_blanks}")
+    # With fewer than n - 1 givens two digits are missing and can be swapped, so the answer is not unique.
+    most_blanks = n * n - (n - 1)
+    if not 0 <= min_blanks <= max_blanks <= most_blanks:
+        raise DatasetError(f"need 0 <= min blanks <= max blanks <= {most_blanks}, got {min_blanks}..{max_blanks}")
     rng = np.random.default_rng(seed)
-    grids = all_solved_grids(box)
-    grids = grids[rng.permutation(len(grids))]
-    num_train_grids = round(0.7 * len(grids))
-    train_grids, test_grids = grids[:num_train_grids], grids[num_train_grids:]
     with staged_dataset(out_dir, overwrite=overwrite) as staging:
-        splits = {
-            "train": _puzzles_from_grids(train_grids, num_train, box, min_blanks, max_blanks, rng, "mini train"),
-            "test": _puzzles_from_grids(test_grids, num_test, box, min_blanks, max_blanks, rng, "mini test"),
-        }
-        train_set = {grid.tobytes() for grid in train_grids}
-        write_sudoku_splits(staging, box, splits, num_aug, rng, keep_train_solution=train_set)
+        splits = _small_splits(box, num_train, num_test, min_blanks, max_blanks, rng)
+        write_sudoku_splits(staging, box, splits, num_aug, rng)
 
 
 def _check_request(num_train: int, num_test: int, num_aug: int, seed: int) -> None:
@@ -461,11 +524,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-size", type=int, default=1000, help="original training puzzles (default 1000)")
     parser.add_argument("--test-size", type=int, default=5000, help="test puzzles, never augmented (default 5000)")
     parser.add_argument("--aug", type=int, default=1000, help="augmented copies per training puzzle (default 1000)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random stream (default 0)")
     parser.add_argument("--easy-fraction", type=float, default=defaults.easy_fraction,
                         help="share of puzzles solved by propagation alone (default %(default)s)")
-    parser.add_argument("--min-blanks", type=int, default=defaults.min_blanks)
-    parser.add_argument("--max-blanks", type=int, default=defaults.max_blanks)
+    parser.add_argument("--min-blanks", type=int, default=defaults.min_blanks,
+                        help="fewest blank cells per puzzle (default %(default)s)")
+    parser.add_argument("--max-blanks", type=int, default=defaults.max_blanks,
+                        help="most blank cells per puzzle (default %(default)s; minimal puzzles reach ~61)")
     parser.add_argument("--hard-steps", type=int, default=defaults.hard_steps,
                         help="hill-climbing moves per hard puzzle; more = harder and slower (default %(default)s)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,

@@ -1,7 +1,10 @@
-"""Numba kernels for Sudoku of any box size: a rating solver, random grids, puzzle generation, canonical forms.
+"""Numba kernels for Sudoku of any box shape: a rating solver, random grids, puzzle generation, canonical forms.
 
-Grids are flat int32 arrays of `n * n` cells (`n = box * box`), value 0 = blank and 1..n = digits, row-major.
-Inside the kernels a cell holds a bitmask of its candidate digits (bit d-1 = digit d).
+A box is an int (square boxes, `box x box`) or a `(box_rows, box_cols)` pair (e.g. (2, 3) for 6x6 sudoku): the
+grid has `n = box_rows * box_cols` digits, rows and columns, and its boxes are box_rows tall and box_cols wide.
+Grids are flat int32 arrays of `n * n` cells, value 0 = blank and 1..n = digits, row-major. Only the canonical
+form is square-only (its symmetries include the transpose). Inside the kernels a cell holds a bitmask of its
+candidate digits (bit d-1 = digit d).
 
 The solver is a fixed, deterministic DPLL search, so its work is a difficulty rating (Sudoku-Extreme rates puzzles
 by tdoku's backtracks; ours is the same idea with a different solver):
@@ -16,22 +19,36 @@ from __future__ import annotations
 
 from functools import lru_cache
 from itertools import permutations
+from numbers import Integral
 
 import numpy as np
 from numba import njit
 
 
+Box = int | tuple[int, int]
+
+
+def box_dims(box: Box) -> tuple[int, int]:
+    """(box_rows, box_cols) of a box given as an int (square) or a pair; each side in [2, 5], so n <= 25 bits."""
+    dims = (box, box) if isinstance(box, Integral) else tuple(box)
+    if len(dims) != 2 or not all(isinstance(side, Integral) and 2 <= side <= 5 for side in dims):
+        raise ValueError(f"a box is an int in [2, 5] or a (rows, cols) pair of such ints, got {box!r}")
+    return int(dims[0]), int(dims[1])
+
+
 @lru_cache(maxsize=None)
-def geometry(box: int) -> tuple[np.ndarray, np.ndarray]:
-    """Units [3n, n] (rows, columns, boxes) and peers [n*n, num_peers] as cell indices, for box size `box`."""
-    if box < 2 or box > 5:
-        raise ValueError(f"box size must be in [2, 5], got {box}")
-    n = box * box
+def geometry(box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """Units [3n, n] (rows, columns, boxes) and peers [n*n, num_peers] as cell indices.
+
+    Every cell has 2(n-1) + (box_rows-1)(box_cols-1) peers: 20 for 9x9, 12 for 6x6 with 2x3 boxes.
+    """
+    box_rows, box_cols = box_dims(box)
+    n = box_rows * box_cols
     rows = [[r * n + c for c in range(n)] for r in range(n)]
     cols = [[r * n + c for r in range(n)] for c in range(n)]
-    boxes = [
-        [(br * box + r) * n + bc * box + c for r in range(box) for c in range(box)]
-        for br in range(box) for bc in range(box)
+    boxes = [  # n // box_rows = box_cols bands of boxes, n // box_cols = box_rows stacks
+        [(band * box_rows + r) * n + stack * box_cols + c for r in range(box_rows) for c in range(box_cols)]
+        for band in range(box_cols) for stack in range(box_rows)
     ]
     units = np.array(rows + cols + boxes, dtype=np.int32)
     peers = np.array(
@@ -379,41 +396,45 @@ def _grid_less(a: np.ndarray, b: np.ndarray, n: int) -> bool:
     return False
 
 
-
-def _flat_grid(grid: np.ndarray, box: int) -> np.ndarray:
+def _flat_grid(grid: np.ndarray, box: Box) -> np.ndarray:
     """Check a grid ([n, n] or [n*n], 0 = blank, 1..n = digits) and return it flat as int32."""
-    n = box * box
+    box_rows, box_cols = box_dims(box)
+    n = box_rows * box_cols
     grid = np.asarray(grid)
     if grid.shape not in ((n, n), (n * n,)) or not np.issubdtype(grid.dtype, np.integer):
-        raise ValueError(f"a box-{box} grid must be integers of shape [{n}, {n}] or [{n * n}], got {grid.dtype} "
-                         f"{list(grid.shape)}")
+        raise ValueError(f"a grid with {box_rows}x{box_cols} boxes must be integers of shape [{n}, {n}] or "
+                         f"[{n * n}], got {grid.dtype} {list(grid.shape)}")
     if grid.size and (grid.min() < 0 or grid.max() > n):
         raise ValueError(f"grid values must be 0 (blank) or 1..{n}")
     return np.ascontiguousarray(grid.reshape(-1), dtype=np.int32)
 
 
-def solve(grid: np.ndarray, box: int, limit: int = 2) -> tuple[int, int, np.ndarray]:
+def solve(grid: np.ndarray, box: Box, limit: int = 2) -> tuple[int, int, np.ndarray]:
     """(number of solutions, stopping at `limit`; backtracks; first solution flat [n*n], zeros if none).
 
     The backtrack count is the difficulty rating (see the module docstring); it covers the whole search tree only
     when the count stays below `limit`, so rate unique puzzles with limit >= 2.
     """
     units, peers = geometry(box)
-    return _search(_to_masks(_flat_grid(grid, box), box * box), units, peers, limit)
+    return _search(_to_masks(_flat_grid(grid, box), units.shape[1]), units, peers, limit)
 
 
-def count_solutions(grid: np.ndarray, box: int, limit: int = 2) -> int:
+def count_solutions(grid: np.ndarray, box: Box, limit: int = 2) -> int:
     """Number of completions of `grid` ([n, n] or [n*n], 0 = blank), counting no further than `limit`."""
     return int(solve(grid, box, limit)[0])
 
 
-def canonical_solution(solution: np.ndarray, box: int) -> np.ndarray:
+def canonical_solution(solution: np.ndarray, box: Box) -> np.ndarray:
     """Canonical form [n, n] of a solved grid: equal for two grids iff one is a symmetry image of the other."""
-    n = box * box
-    return _canonical_solution(_flat_grid(solution, box).reshape(n, n), box, permutation_table(box))
+    box_rows, box_cols = box_dims(box)
+    if box_rows != box_cols:
+        raise ValueError(f"canonical_solution needs square boxes: its symmetries include the transpose, which turns "
+                         f"{box_rows}x{box_cols} boxes into {box_cols}x{box_rows}")
+    n = box_rows * box_cols
+    return _canonical_solution(_flat_grid(solution, box).reshape(n, n), box_rows, permutation_table(box_rows))
 
 
-def minimal_puzzle(unique_puzzle: np.ndarray, box: int, rng: np.random.Generator, min_clues: int = 0) -> np.ndarray:
+def minimal_puzzle(unique_puzzle: np.ndarray, box: Box, rng: np.random.Generator, min_clues: int = 0) -> np.ndarray:
     """Blank the givens of a unique puzzle (or solved grid) in random order while the answer stays unique.
 
     Returns flat [n*n] int32. Stops once only `min_clues` givens are left; with 0 the result is minimal.
@@ -423,14 +444,14 @@ def minimal_puzzle(unique_puzzle: np.ndarray, box: int, rng: np.random.Generator
     return _minimal_puzzle(grid, rng.permutation(grid.shape[0]).astype(np.int32), units, peers, min_clues)
 
 
-def random_solved_grid(box: int, rng: np.random.Generator) -> np.ndarray:
+def random_solved_grid(box: Box, rng: np.random.Generator) -> np.ndarray:
     """A random solved grid, flat [n*n] int32 (random digit order in the search: every grid can come out)."""
     units, peers = geometry(box)
-    n = box * box
+    n = units.shape[1]
     return _random_solution(np.full(n * n, (1 << n) - 1, dtype=np.int32), units, peers, rng)
 
 
-def harden(puzzle: np.ndarray, solution: np.ndarray, box: int, num_steps: int, num_added: int,
+def harden(puzzle: np.ndarray, solution: np.ndarray, box: Box, num_steps: int, num_added: int,
            rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """(a harder minimal puzzle with the same solution, its rating) after `num_steps` hill-climbing moves."""
     units, peers = geometry(box)

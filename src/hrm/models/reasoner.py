@@ -71,8 +71,11 @@ class ReasonerConfig:
         return -(self.puzzle_emb_dim // -self.hidden_dim)
 
     def validate(self) -> None:
-        if self.hidden_dim % self.num_heads:
-            raise ConfigError(f"model.hidden_dim {self.hidden_dim} must be divisible by model.num_heads {self.num_heads}")
+        if not 1 <= self.num_heads <= self.hidden_dim:
+            raise ConfigError(f"model.num_heads must be in [1, hidden_dim], got {self.num_heads}")
+        if self.pos_encoding == "rope" and (self.hidden_dim // self.num_heads) % 2:
+            raise ConfigError(f"RoPE needs an even head width, but hidden_dim // num_heads = "
+                              f"{self.hidden_dim // self.num_heads}")
         if self.puzzle_emb_dim > self.puzzle_tokens * self.hidden_dim:
             raise ConfigError("model.puzzle_emb_dim does not fit in model.num_puzzle_tokens * model.hidden_dim")
         if self.puzzle_emb_dim == 0 and self.num_puzzle_tokens:

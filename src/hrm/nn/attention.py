@@ -17,12 +17,10 @@ from hrm.nn.rope import apply_rotary
 class Attention(nn.Module):
     def __init__(self, dim: int, num_heads: int) -> None:
         super().__init__()
-        if dim % num_heads:
-            raise ValueError(f"hidden dim {dim} is not divisible by {num_heads} heads")
         self.num_heads = num_heads
-        self.head_dim = dim // num_heads
-        self.qkv_proj = CastedLinear(dim, 3 * dim)
-        self.o_proj = CastedLinear(dim, dim)
+        self.head_dim = dim // num_heads  # as the authors: heads * head_dim may fall short of dim
+        self.qkv_proj = CastedLinear(dim, 3 * num_heads * self.head_dim)
+        self.o_proj = CastedLinear(num_heads * self.head_dim, dim)
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
         b, l, _ = x.shape
