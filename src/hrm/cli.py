@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import hrm.neat  # noqa: F401  (registers the research model extensions)
+
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)

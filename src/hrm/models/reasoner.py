@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -46,6 +46,7 @@ class ReasonerConfig:
     act_continue: bool = True  # Q-learn the continue logit (HRM) or halt-only (TRM)
     loss: Literal["stablemax", "softmax"] = "stablemax"
     forward_dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
+    extensions: dict[str, dict] = field(default_factory=dict)  # name -> options; see models/extensions.py
     # Filled from the dataset's metadata when the model is built (leave 0 in YAML):
     seq_len: int = 0
     vocab_size: int = 0
