@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from hrm.models import ACTLoss, HRMConfig, TRMConfig, build_model
+from hrm.models import ACTLoss, Carry, HRMConfig, TRMConfig, build_model
 from hrm.train.optim import AdamATan2, SignSGD
 
 SEQ_LEN, VOCAB = 81, 11  # Sudoku
@@ -71,11 +71,12 @@ def matmul_peak(device: torch.device, size: int) -> float:
 class TrainStep:
     """The trainer's step: one segment, backward, AdamATan2 + SignSGD, carry kept."""
 
-    def __init__(self, config, batch_size: int, device: torch.device, compile_model: bool) -> None:
+    def __init__(self, config, batch_size: int, device: torch.device, compile_mode: str | None) -> None:
         torch.manual_seed(0)
         self.model = build_model(config).to(device)
         self.loss = ACTLoss(self.model)
-        self.step_fn = torch.compile(self.loss, dynamic=False) if compile_model else self.loss
+        self.step_fn = torch.compile(self.loss, dynamic=False, mode=compile_mode) if compile_mode else self.loss
+        self.graphs = compile_mode in ("reduce-overhead", "max-autotune")  # CUDA graphs own their outputs
         self.optimizers = [AdamATan2(self.model.parameters(), lr=1e-4, weight_decay=0.1),
                            SignSGD(self.model.reasoner.puzzle_emb, lr=1e-4, weight_decay=0.1)]
         self.batches = [random_batch(batch_size, device, seed) for seed in range(4)]
@@ -89,11 +90,36 @@ class TrainStep:
         self.model.train()
         if self.carry is None:
             self.carry = self.model.initial_carry(batch)
+        if self.graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         self.carry, loss, _, _ = self.step_fn(self.carry, batch)
+        if self.graphs:
+            self.carry = Carry.from_state_dict({k: v.clone() for k, v in self.carry.state_dict().items()})
         (loss / self.batch_size).backward()
         for optimizer in self.optimizers:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+
+
+def use_bmm_token_mixer() -> None:
+    """Experiment: the MLP token mixer on [b, l, d] with matmuls over l (no transposes), same math."""
+    import torch.nn.functional as F
+
+    from hrm.nn.block import Block
+    from hrm.nn.rms_norm import rms_norm
+
+    original = Block.forward
+
+    def forward(self, h, rope=None):
+        if self.token_mixer != "mlp":
+            return original(self, h, rope)
+        gate, up = torch.matmul(self.token_mlp.gate_up_proj.weight.to(h.dtype), h).chunk(2, dim=1)
+        mixed = torch.matmul(self.token_mlp.down_proj.weight.to(h.dtype), F.silu(gate) * up)
+        x = (h + mixed).float()
+        h = (x * torch.rsqrt(x.square().mean(1, keepdim=True) + self.eps)).to(h.dtype)  # RMS over positions
+        return rms_norm(h + self.mlp(h), self.eps)
+
+    Block.forward = forward
 
 
 def count_flops(fn) -> int:
@@ -125,17 +151,17 @@ def eval_pass(model, forward, batch: dict[str, torch.Tensor], segments: int, ada
     return segments
 
 
-def bench_model(name: str, config, batch_size: int, device: torch.device, compile_model: bool, peak: float,
+def bench_model(name: str, config, batch_size: int, device: torch.device, compile_mode: str | None, peak: float,
                 warmup: int, repeats: int) -> dict:
-    step = TrainStep(config, batch_size, device, compile_model=False)
+    step = TrainStep(config, batch_size, device, compile_mode=None)
     train_flops = count_flops(step)  # eager, same math as the compiled step
-    if compile_model:
-        step = TrainStep(config, batch_size, device, compile_model=True)
+    if compile_mode:
+        step = TrainStep(config, batch_size, device, compile_mode)
     train_s = time_calls(step, device, warmup, repeats)
 
     model = step.model
     model.eval()
-    forward = torch.compile(model, dynamic=False) if compile_model else model
+    forward = torch.compile(model, dynamic=False, mode=compile_mode) if compile_mode else model
     batch = random_batch(batch_size, device, seed=99)
     segments = config.max_segments
     with torch.inference_mode():
@@ -159,11 +185,11 @@ def bench_model(name: str, config, batch_size: int, device: torch.device, compil
     }
 
 
-def profile_step(name: str, config, batch_size: int, device: torch.device, compile_model: bool, rows: int) -> str:
+def profile_step(name: str, config, batch_size: int, device: torch.device, compile_mode: str | None, rows: int) -> str:
     """Top CUDA kernels of the compiled training step, to see what limits it (matmul vs the rest)."""
     from torch.profiler import ProfilerActivity, profile
 
-    step = TrainStep(config, batch_size, device, compile_model)
+    step = TrainStep(config, batch_size, device, compile_mode)
     time_calls(step, device, 5, 1)
     activity, key = (ProfilerActivity.CUDA, "cuda_time_total") if device.type == "cuda" else \
         (ProfilerActivity.CPU, "cpu_time_total")
@@ -192,7 +218,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny CPU smoke run (no numbers worth keeping)")
     parser.add_argument("--batch-size", type=int, default=768)
     parser.add_argument("--models", default="hrm,trm_attention,trm_mlp")
-    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--compile-mode", default="default",
+                        help="torch.compile mode: default | max-autotune-no-cudagraphs | reduce-overhead | none")
+    parser.add_argument("--token-mixer", choices=["transpose", "bmm"], default="transpose",
+                        help="experiment: how the MLP token mixer is laid out (same math)")
     parser.add_argument("--out", default=None, help="write <out>.json and <out>.md")
     parser.add_argument("--profile", action="store_true", help="print the top CUDA kernels of each training step")
     args = parser.parse_args()
@@ -201,22 +230,24 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = True
     batch_size = 4 if args.quick else args.batch_size
     dtype = "float32" if device.type == "cpu" else "bfloat16"
-    compile_model = device.type == "cuda" and not args.no_compile
+    compile_mode = args.compile_mode if device.type == "cuda" and args.compile_mode != "none" else None
+    if args.token_mixer == "bmm":
+        use_bmm_token_mixer()
     peak = matmul_peak(device, 256 if args.quick else 8192)
     configs = model_configs(dtype)
     results = {"date": date.today().isoformat(), "device": torch.cuda.get_device_name(device) if device.type == "cuda"
                else platform.processor() or "cpu", "torch": torch.__version__, "batch_size": batch_size,
-               "compile": compile_model, "matmul_peak_tflops": peak, "models": []}
+               "compile": compile_mode or "eager", "token_mixer": args.token_mixer, "matmul_peak_tflops": peak, "models": []}
     if args.profile:
         for name in args.models.split(","):
-            print(profile_step(name, configs[name], batch_size, device, compile_model, rows=25), flush=True)
+            print(profile_step(name, configs[name], batch_size, device, compile_mode, rows=25), flush=True)
         return
     for name in args.models.split(","):
         config = configs[name]
         if args.quick:
             config.max_segments = 2
         warmup, repeats = (1, 2) if args.quick else (10, 30)
-        row = bench_model(name, config, batch_size, device, compile_model, peak, warmup, repeats)
+        row = bench_model(name, config, batch_size, device, compile_mode, peak, warmup, repeats)
         results["models"].append(row)
         print(json.dumps(row), flush=True)
     table = markdown(results)
