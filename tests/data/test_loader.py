@@ -83,3 +83,40 @@ def test_eval_batches_cover_the_set_once_and_pad(tmp_path):
             assert (pad == 0).all() and (chunk.batch["labels"][chunk.num_real:] == IGNORE_LABEL_ID).all()
             seen.extend(chunk.example_ids.tolist())
     assert sorted(seen) == list(range(9))
+
+
+def test_sudoku_augmentation_keeps_puzzles_valid_and_resumes(tmp_path):
+    from hrm.data.augment import AUGMENTATIONS
+    from hrm.data.sudoku import build_small_sudoku, is_solved_grid
+
+    build_small_sudoku(tmp_path / "s", 2, num_train=30, num_test=4, seed=0, min_blanks=8, max_blanks=12)
+    split = read_split(tmp_path / "s", "train")
+    plain = next(TrainLoader(split, 16, seed=2))
+    loader = TrainLoader(split, 16, seed=2, augment=AUGMENTATIONS.get("sudoku"))
+    batches = [next(loader) for _ in range(3)]
+    first = batches[0]
+    assert not np.array_equal(first["inputs"], plain["inputs"])  # rows were transformed
+    solutions = first["labels"].numpy() - 1
+    assert is_solved_grid(solutions, 2).all()
+    givens = first["inputs"].numpy() > 1
+    assert np.array_equal(first["inputs"].numpy()[givens], first["labels"].numpy()[givens])
+    assert np.array_equal((plain["inputs"] == 1).sum(1), (first["inputs"] == 1).sum(1))  # blanks per row kept
+    resumed = TrainLoader(split, 16, seed=2, augment=AUGMENTATIONS.get("sudoku"))
+    resumed.load_state_dict({**loader.state_dict(), "epoch": 0, "offset": 16})
+    assert np.array_equal(next(resumed)["inputs"], batches[1]["inputs"])
+    halves = [next(TrainLoader(split, 16, seed=2, rank=r, world_size=2, augment=AUGMENTATIONS.get("sudoku")))
+              for r in range(2)]
+    assert np.array_equal(np.concatenate([h["inputs"] for h in halves]), first["inputs"])
+
+
+def test_dihedral_augmentation_keeps_maze_labels_shortest_paths(tmp_path):
+    from hrm.data.augment import AUGMENTATIONS
+    from hrm.data.maze import build_maze_dataset, maze_metrics
+
+    build_maze_dataset(tmp_path / "m", train_size=12, test_size=2, size=10, min_path=14)
+    split = read_split(tmp_path / "m", "train")
+    plain = next(TrainLoader(split, 12, seed=0))
+    batch = next(TrainLoader(split, 12, seed=0, augment=AUGMENTATIONS.get("dihedral")))
+    assert not np.array_equal(batch["inputs"], plain["inputs"])
+    inputs, labels = batch["inputs"].numpy(), batch["labels"].numpy()
+    assert maze_metrics(inputs, labels, labels)["valid_shortest_path_accuracy"] == 1.0

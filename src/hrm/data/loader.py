@@ -16,6 +16,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from hrm.data.augment import Augmentation
 from hrm.data.format import DatasetSplit, PuzzleSet
 from hrm.nn.losses import IGNORE_LABEL_ID
 
@@ -60,7 +61,7 @@ class TrainLoader:
     """Endless training batches of `global_batch_size`, this rank's slice; `state_dict` resumes exactly."""
 
     def __init__(self, split: DatasetSplit, global_batch_size: int, seed: int, rank: int = 0,
-                 world_size: int = 1, set_name: str = "all") -> None:
+                 world_size: int = 1, set_name: str = "all", augment: Augmentation | None = None) -> None:
         if global_batch_size % world_size:
             raise ValueError(f"global batch {global_batch_size} is not divisible by {world_size} ranks")
         self.split = split
@@ -71,6 +72,7 @@ class TrainLoader:
         self.local_batch_size = global_batch_size // world_size
         self.rank = rank
         self.seed = seed
+        self.augment = augment
         self.position = StreamPosition()
         self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
 
@@ -97,13 +99,17 @@ class TrainLoader:
         return self
 
     def __next__(self) -> dict[str, torch.Tensor]:
+        start = (self.position.epoch, self.position.offset)
         examples, owners = self.next_indices()
         lo, hi = self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size
-        examples, owners = examples[lo:hi], owners[lo:hi]
         sort = np.argsort(examples, kind="stable")  # mmap reads in index order, then restore
         unsort = np.argsort(sort, kind="stable")
         inputs = self.puzzles.inputs[examples[sort]][unsort]
         labels = self.puzzles.labels[examples[sort]][unsort]
+        if self.augment is not None:  # drawn for the global batch, so every rank agrees
+            rng = np.random.default_rng([self.seed & 0xFFFFFFFF, *start, 0xA0])
+            inputs, labels = self.augment(inputs, labels, rng)
+        inputs, labels, owners = inputs[lo:hi], labels[lo:hi], owners[lo:hi]
         return collate(self.split, inputs, labels, self.puzzles.puzzle_identifiers[owners], self.local_batch_size)
 
     def state_dict(self) -> dict[str, int]:

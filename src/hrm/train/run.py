@@ -14,7 +14,9 @@ from pathlib import Path
 import torch
 
 from hrm.config import dump_yaml, load_config, read_yaml, to_plain
+from hrm.data.augment import AUGMENTATIONS
 from hrm.data.format import DatasetSplit, read_split
+from hrm.data.loader import TrainLoader
 from hrm.errors import CheckpointError, ConfigError, DatasetError
 from hrm.eval.evaluate import evaluate
 from hrm.eval.task_metrics import task_metrics
@@ -150,9 +152,9 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, dist_info: DistI
     model.shard = (dist_info.rank, dist_info.world_size)
     optimizers, base_lrs = build_optimizers(cfg, model)
     ema = EMA(model, cfg.optim.ema_decay) if cfg.optim.ema else None
-    from hrm.data.loader import TrainLoader
-
-    loader = TrainLoader(train_split, cfg.global_batch_size, cfg.seed, dist_info.rank, dist_info.world_size)
+    augment = AUGMENTATIONS.get(cfg.data.augment) if cfg.data.augment else None
+    loader = TrainLoader(train_split, cfg.global_batch_size, cfg.seed, dist_info.rank, dist_info.world_size,
+                         augment=augment)
 
     step_fn = ACTLoss(model)
     if dist_info.enabled:
