@@ -60,6 +60,8 @@ class Trainer:
                  "loader": self.loader.state_dict()}
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        elif self.device.type == "mps":
+            state["mps_rng"] = torch.mps.get_rng_state()
         if self.carry is not None:
             state["carry"] = {k: v.detach().cpu() for k, v in self.carry.state_dict().items()}
         return state
@@ -69,6 +71,8 @@ class Trainer:
         torch.set_rng_state(state["cpu_rng"])
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        if "mps_rng" in state and self.device.type == "mps":
+            torch.mps.set_rng_state(state["mps_rng"])
         self.loader.load_state_dict(state["loader"])
         self.carry = Carry.from_state_dict(state["carry"]).to(self.device) if "carry" in state else None
 
