@@ -75,3 +75,15 @@ def test_parse_sudoku_accepts_dots_zeros_and_whitespace():
     assert grid[:5].tolist() == [5, 3, 0, 0, 7]
     with pytest.raises(PuzzleError):
         parse_sudoku("5" * 81)
+
+
+def test_solve_prints_a_grid_and_refuses_to_call_a_wrong_answer_valid(tmp_path):
+    hrm("data", "sudoku", "--out", tmp_path / "s9", "--train-size", "6", "--test-size", "4", "--aug", "0")
+    hrm("train", "--config", "tiny", "--out", tmp_path / "run", f"data.path={tmp_path / 's9'}", "max_steps=1",
+        "checkpoint_every=1", "log.tensorboard=false", "log.plot=false")
+    puzzle = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+    result = hrm("solve", "sudoku", puzzle, "--checkpoint", tmp_path / "run", check=False)
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 12 and lines[3] == "------+-------+------"  # 9 rows, 2 rules, the verdict
+    # one training step cannot solve sudoku: the verdict must say so and the exit status must be 1
+    assert result.returncode == 1 and lines[-1].startswith("NOT a valid solution")
