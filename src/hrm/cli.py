@@ -5,6 +5,7 @@
     hrm eval RUN_DIR|CHECKPOINT [--data DIR]
     hrm solve sudoku <81 chars> [--checkpoint PATH]
     hrm demo
+    hrm code eval --problems humaneval|mbpp|polyglot|lcb:FILE --samples FILE|--reference [--out DIR]
 """
 
 from __future__ import annotations
@@ -90,10 +91,33 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handler)
 
 
+def _add_code(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("code", help="code benchmarks: grade generated code in a sandbox")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    evaluate = actions.add_parser("eval", help="grade samples (or reference solutions); last stdout line is JSON")
+    evaluate.add_argument("--problems", required=True, help="humaneval | mbpp | polyglot | lcb:FILE.jsonl")
+    answers = evaluate.add_mutually_exclusive_group(required=True)
+    answers.add_argument("--samples", help="JSONL: {task_id, completion[, edit_format]} per line")
+    answers.add_argument("--checkpoint", help="a code model checkpoint (not implemented yet)")
+    answers.add_argument("--reference", action="store_true", help="grade the dataset's reference solutions")
+    evaluate.add_argument("--edit-format", default=None, help="polyglot samples without edit_format: whole | diff")
+    evaluate.add_argument("--k", default="1,10,100", help="comma-separated k for pass@k (those all tasks allow)")
+    evaluate.add_argument("--workers", type=int, default=2, help="parallel runs (at most one per sandbox user)")
+    evaluate.add_argument("--max-tasks", type=int, default=None, help="grade only the first N tasks")
+    evaluate.add_argument("--out", default=None, help="folder for report.json and report.md")
+
+    def handler(args: argparse.Namespace) -> None:
+        from hrm.codegen.evaluate import eval_from_cli
+
+        eval_from_cli(args)
+
+    evaluate.set_defaults(handler=handler)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrm", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_data, _add_train, _add_eval, _add_solve, _add_demo):
+    for add in (_add_data, _add_train, _add_eval, _add_solve, _add_demo, _add_code):
         add(sub)
     return parser
 

@@ -3,3 +3,4 @@
 Importing this package registers each module's model extension in `hrm.models.extensions.EXTENSIONS`.
 The core never imports this package; the CLI does.
 """
+from hrm.neat import titans  # noqa: F401
