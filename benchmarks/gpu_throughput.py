@@ -7,6 +7,7 @@ what adaptive halting adds (segments actually run when rows stop at the Q head's
 
     python benchmarks/gpu_throughput.py --out benchmarks/results/gpu_throughput   # on a GPU
     python benchmarks/gpu_throughput.py --quick                                    # CPU smoke test
+    python benchmarks/gpu_throughput.py --fused --out benchmarks/results/gpu_fused # + Triton kernels, beside default
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+import hrm.nn.fused
 from hrm.models import ACTLoss, Carry, HRMConfig, TRMConfig, build_model
 from hrm.train.optim import AdamATan2, SignSGD
 
@@ -71,9 +73,11 @@ def matmul_peak(device: torch.device, size: int) -> float:
 class TrainStep:
     """The trainer's step: one segment, backward, AdamATan2 + SignSGD, carry kept."""
 
-    def __init__(self, config, batch_size: int, device: torch.device, compile_mode: str | None) -> None:
+    def __init__(self, config, batch_size: int, device: torch.device, compile_mode: str | None,
+                 fused: str = "none") -> None:
         torch.manual_seed(0)
         self.model = build_model(config).to(device)
+        use_fused_kernels(self.model, fused)
         self.loss = ACTLoss(self.model)
         self.step_fn = torch.compile(self.loss, dynamic=False, mode=compile_mode) if compile_mode else self.loss
         self.graphs = compile_mode in ("reduce-overhead", "max-autotune")  # CUDA graphs own their outputs
@@ -122,6 +126,13 @@ def use_bmm_token_mixer() -> None:
     Block.forward = forward
 
 
+def use_fused_kernels(model: torch.nn.Module, fused: str) -> None:
+    """Experiment: Triton SwiGLU-GEMM ("swiglu"), plus the down GEMM with residual + RMSNorm ("all"),
+    on the gradient-free bf16 CUDA block calls; a no-op elsewhere (the PyTorch path runs)."""
+    if fused != "none":
+        hrm.nn.fused.enable(model, rms_norm_epilogue=fused == "all")
+
+
 def count_flops(fn) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
@@ -152,11 +163,11 @@ def eval_pass(model, forward, batch: dict[str, torch.Tensor], segments: int, ada
 
 
 def bench_model(name: str, config, batch_size: int, device: torch.device, compile_mode: str | None, peak: float,
-                warmup: int, repeats: int) -> dict:
+                warmup: int, repeats: int, fused: str = "none") -> dict:
     step = TrainStep(config, batch_size, device, compile_mode=None)
-    train_flops = count_flops(step)  # eager, same math as the compiled step
-    if compile_mode:
-        step = TrainStep(config, batch_size, device, compile_mode)
+    train_flops = count_flops(step)  # eager, same math as the compiled step (FlopCounterMode sees no Triton op)
+    if compile_mode or fused != "none":
+        step = TrainStep(config, batch_size, device, compile_mode, fused)
     train_s = time_calls(step, device, warmup, repeats)
 
     model = step.model
@@ -165,11 +176,14 @@ def bench_model(name: str, config, batch_size: int, device: torch.device, compil
     batch = random_batch(batch_size, device, seed=99)
     segments = config.max_segments
     with torch.inference_mode():
+        hrm.nn.fused.disable(model)
         eval_flops = count_flops(lambda: eval_pass(model, model, batch, segments, adaptive=False))
+        use_fused_kernels(model, fused)
         eval_s = time_calls(lambda: eval_pass(model, forward, batch, segments, adaptive=False), device,
                             max(1, warmup // 4), max(1, repeats // 4))
     return {
         "model": name,
+        "fused": fused,
         "parameters": model.reasoner.num_parameters(),
         "batch_size": batch_size,
         "train_ms_per_step": 1e3 * train_s,
@@ -185,11 +199,12 @@ def bench_model(name: str, config, batch_size: int, device: torch.device, compil
     }
 
 
-def profile_step(name: str, config, batch_size: int, device: torch.device, compile_mode: str | None, rows: int) -> str:
+def profile_step(name: str, config, batch_size: int, device: torch.device, compile_mode: str | None, rows: int,
+                 fused: str = "none") -> str:
     """Top CUDA kernels of the compiled training step, to see what limits it (matmul vs the rest)."""
     from torch.profiler import ProfilerActivity, profile
 
-    step = TrainStep(config, batch_size, device, compile_mode)
+    step = TrainStep(config, batch_size, device, compile_mode, fused)
     time_calls(step, device, 5, 1)
     activity, key = (ProfilerActivity.CUDA, "cuda_time_total") if device.type == "cuda" else \
         (ProfilerActivity.CPU, "cpu_time_total")
@@ -203,11 +218,13 @@ def markdown(results: dict) -> str:
     lines = [f"# GPU throughput ({results['date']}, {results['device']}, torch {results['torch']})", "",
              f"bf16 matmul peak measured in this run: {results['matmul_peak_tflops']:.0f} TFLOP/s; batch "
              f"{results['batch_size']}, Sudoku shape (81 cells); compile={results['compile']}; "
-             f"evaluation runs all 16 segments.", "",
+             f"fused={results.get('fused', 'none')}; evaluation runs all 16 segments.", "",
              "| model | params | train ms/step | train examples/s | train TFLOP/s (of peak) | eval puzzles/s | eval TFLOP/s (of peak) |",
              "|---|---|---|---|---|---|---|"]
     for r in results["models"]:
-        lines.append(f"| {r['model']} | {r['parameters'] / 1e6:.1f}M | {r['train_ms_per_step']:.1f} | "
+        fused = r.get("fused", "none")
+        label = r["model"] if fused == "none" else f"{r['model']}, fused {fused}"
+        lines.append(f"| {label} | {r['parameters'] / 1e6:.1f}M | {r['train_ms_per_step']:.1f} | "
                      f"{r['train_examples_per_s']:,.0f} | {r['train_tflops']:.0f} ({100 * (r['train_fraction_of_peak'] or 0):.0f}%) | "
                      f"{r['eval_puzzles_per_s']:,.0f} | {r['eval_tflops']:.0f} ({100 * (r['eval_fraction_of_peak'] or 0):.0f}%) |")
     return "\n".join(lines) + "\n"
@@ -222,6 +239,10 @@ def main() -> None:
                         help="torch.compile mode: default | max-autotune-no-cudagraphs | reduce-overhead | none")
     parser.add_argument("--token-mixer", choices=["transpose", "bmm"], default="transpose",
                         help="experiment: how the MLP token mixer is laid out (same math)")
+    parser.add_argument("--fused", nargs="?", const="all", default="none", choices=["none", "swiglu", "all"],
+                        help="experiment: also time each model with Triton kernels on its gradient-free bf16 CUDA "
+                             "block calls; 'all' (bare --fused) = SwiGLU-GEMM + down GEMM with residual/RMSNorm, "
+                             "'swiglu' = the first only")
     parser.add_argument("--out", default=None, help="write <out>.json and <out>.md")
     parser.add_argument("--profile", action="store_true", help="print the top CUDA kernels of each training step")
     args = parser.parse_args()
@@ -231,25 +252,31 @@ def main() -> None:
     batch_size = 4 if args.quick else args.batch_size
     dtype = "float32" if device.type == "cpu" else "bfloat16"
     compile_mode = args.compile_mode if device.type == "cuda" and args.compile_mode != "none" else None
+    if args.fused != "none" and args.token_mixer == "bmm":
+        parser.error("--fused hooks Block.forward, which --token-mixer bmm replaces: use one at a time")
     if args.token_mixer == "bmm":
         use_bmm_token_mixer()
+    if args.fused != "none" and (device.type != "cuda" or not hrm.nn.fused.load_kernels()):
+        print(f"--fused {args.fused}: no effect here (needs CUDA bf16 activations and Triton); timing the PyTorch path")
     peak = matmul_peak(device, 256 if args.quick else 8192)
     configs = model_configs(dtype)
     results = {"date": date.today().isoformat(), "device": torch.cuda.get_device_name(device) if device.type == "cuda"
                else platform.processor() or "cpu", "torch": torch.__version__, "batch_size": batch_size,
-               "compile": compile_mode or "eager", "token_mixer": args.token_mixer, "matmul_peak_tflops": peak, "models": []}
+               "compile": compile_mode or "eager", "token_mixer": args.token_mixer, "fused": args.fused, "matmul_peak_tflops": peak, "models": []}
     if args.profile:
         for name in args.models.split(","):
-            print(profile_step(name, configs[name], batch_size, device, compile_mode, rows=25), flush=True)
+            print(profile_step(name, configs[name], batch_size, device, compile_mode, rows=25, fused=args.fused),
+                  flush=True)
         return
     for name in args.models.split(","):
         config = configs[name]
         if args.quick:
             config.max_segments = 2
         warmup, repeats = (1, 2) if args.quick else (10, 30)
-        row = bench_model(name, config, batch_size, device, compile_mode, peak, warmup, repeats)
-        results["models"].append(row)
-        print(json.dumps(row), flush=True)
+        for fused in ["none"] + ([args.fused] if args.fused != "none" else []):  # fused runs beside the default
+            row = bench_model(name, config, batch_size, device, compile_mode, peak, warmup, repeats, fused)
+            results["models"].append(row)
+            print(json.dumps(row), flush=True)
     table = markdown(results)
     print(table)
     if args.out:

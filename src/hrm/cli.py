@@ -4,8 +4,9 @@
     hrm train --config NAME|PATH [--out RUN_DIR] [key=value ...]
     hrm eval RUN_DIR|CHECKPOINT [--data DIR]
     hrm solve sudoku <81 chars> [--checkpoint PATH]
+    hrm export RUN_DIR|CHECKPOINT --out FILE.safetensors [--dtype bfloat16]
     hrm demo
-    hrm code eval --problems humaneval|mbpp|polyglot|lcb:FILE --samples FILE|--reference [--out DIR]
+    hrm code eval --problems humaneval|mbpp|synthetic|polyglot|lcb:FILE --samples FILE|--reference|--checkpoint PATH
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hrm.errors import HRMError
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
+    import hrm.codegen.training_data  # noqa: F401  (registers `hrm data code-synth`)
     from hrm.data.all_tasks import TASKS
 
     parser = sub.add_parser("data", help="build a dataset (authors' on-disk format)")
@@ -53,6 +55,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
                         help="comma-separated segment caps for adaptive halting, e.g. 2,4,8,16")
     parser.add_argument("--no-ema", action="store_true", help="use raw weights even if the run kept an EMA")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
+                        help="activation dtype: float32 | bfloat16 (default: the model's on GPU, float32 on CPU)")
 
     def handler(args: argparse.Namespace) -> None:
         from hrm.eval.cli import eval_from_cli
@@ -78,6 +82,22 @@ def _add_solve(sub: argparse._SubParsersAction) -> None:
     sudoku.set_defaults(handler=handler)
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("export", help="write a checkpoint's (EMA) weights and config as a small file to ship")
+    parser.add_argument("target", help="run folder (latest checkpoint) or checkpoint folder")
+    parser.add_argument("--out", required=True, help="FILE.safetensors (FILE.json is written beside it)")
+    parser.add_argument("--dtype", default="bfloat16", help="bfloat16 (default) | float32 | float16")
+    parser.add_argument("--no-ema", action="store_true", help="export the raw weights even if the run kept an EMA")
+
+    def handler(args: argparse.Namespace) -> None:
+        from hrm.eval.export import export_weights
+
+        path = export_weights(args.target, args.out, args.dtype, use_ema=not args.no_ema)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json')}")
+
+    parser.set_defaults(handler=handler)
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="build a small reasoning task, train on CPU, evaluate on held-out puzzles")
     parser.add_argument("--out", default="runs/demo", help="folder for the data, run, plots")
@@ -95,16 +115,22 @@ def _add_code(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("code", help="code benchmarks: grade generated code in a sandbox")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     evaluate = actions.add_parser("eval", help="grade samples (or reference solutions); last stdout line is JSON")
-    evaluate.add_argument("--problems", required=True, help="humaneval | mbpp | polyglot | lcb:FILE.jsonl")
+    evaluate.add_argument("--problems", required=True,
+                          help="humaneval | mbpp | synthetic[:FILE.jsonl] | polyglot | lcb:FILE.jsonl")
     answers = evaluate.add_mutually_exclusive_group(required=True)
     answers.add_argument("--samples", help="JSONL: {task_id, completion[, edit_format]} per line")
-    answers.add_argument("--checkpoint", help="a code model checkpoint (not implemented yet)")
+    answers.add_argument("--checkpoint", help="a canvas code model (run or checkpoint folder): generate, then grade")
     answers.add_argument("--reference", action="store_true", help="grade the dataset's reference solutions")
     evaluate.add_argument("--edit-format", default=None, help="polyglot samples without edit_format: whole | diff")
     evaluate.add_argument("--k", default="1,10,100", help="comma-separated k for pass@k (those all tasks allow)")
     evaluate.add_argument("--workers", type=int, default=2, help="parallel runs (at most one per sandbox user)")
     evaluate.add_argument("--max-tasks", type=int, default=None, help="grade only the first N tasks")
     evaluate.add_argument("--out", default=None, help="folder for report.json and report.md")
+    model = evaluate.add_argument_group("with --checkpoint")
+    model.add_argument("--samples-per-task", type=int, default=10, help="sampled completions per task (0: greedy only)")
+    model.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
+    model.add_argument("--data", default=None, help="the model's code-synth dataset (default: the run's own)")
+    model.add_argument("--seed", type=int, default=0, help="sampling seed")
 
     def handler(args: argparse.Namespace) -> None:
         from hrm.codegen.evaluate import eval_from_cli
@@ -117,7 +143,7 @@ def _add_code(sub: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrm", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_data, _add_train, _add_eval, _add_solve, _add_demo, _add_code):
+    for add in (_add_data, _add_train, _add_eval, _add_solve, _add_export, _add_demo, _add_code):
         add(sub)
     return parser
 

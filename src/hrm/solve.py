@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,8 +13,10 @@ import torch
 from hrm.errors import PuzzleError
 from hrm.eval.evaluate import predict
 from hrm.eval.load import load_trained_model
+from hrm.eval.verify import sudoku_is_solved
 
 SIDE, BOX = 9, 3
+BUNDLED_SUDOKU_MODEL = "sudoku_trm.safetensors"
 
 
 def parse_sudoku(text: str) -> np.ndarray:
@@ -58,7 +62,7 @@ def format_grid(grid: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-def solve_sudoku(puzzle: np.ndarray, checkpoint: str, device: str = "cpu") -> tuple[np.ndarray, int]:
+def solve_sudoku(puzzle: np.ndarray, checkpoint: str | Path, device: str = "cpu") -> tuple[np.ndarray, int]:
     loaded = load_trained_model(checkpoint, device)
     model = loaded.model
     if model.config.seq_len != SIDE * SIDE or model.config.vocab_size != 11:
@@ -67,16 +71,24 @@ def solve_sudoku(puzzle: np.ndarray, checkpoint: str, device: str = "cpu") -> tu
     batch = {"inputs": torch.as_tensor(puzzle + 1).view(1, -1).to(device),  # authors' tokens: 1 blank, 2..10 digits
              "labels": torch.zeros(1, SIDE * SIDE, dtype=torch.int64, device=device),
              "puzzle_identifiers": torch.zeros(1, dtype=torch.int32, device=device)}
-    answer, used = predict(model, batch)
+    answer, used = predict(model, batch, verify=sudoku_is_solved)  # stop at the first answer that obeys the rules
     return (answer[0].cpu().numpy() - 1).clip(0, 9), int(used[0])
+
+
+def bundled_sudoku_model() -> Path:
+    """The Sudoku model shipped inside the package (`hrm export` of benchmarks/sudoku_time_to_accuracy.py's run)."""
+    path = Path(str(resources.files("hrm") / "assets" / BUNDLED_SUDOKU_MODEL))
+    if not path.is_file() or not path.with_suffix(".json").is_file():
+        raise PuzzleError(f"the bundled sudoku model '{path}' is missing from this install: "
+                          "pass --checkpoint RUN_DIR|CHECKPOINT")
+    return path
 
 
 def solve_from_cli(args: argparse.Namespace) -> None:
     puzzle = parse_sudoku(args.puzzle)
-    if args.checkpoint is None:
-        raise PuzzleError("no model bundled with this install yet: pass --checkpoint RUN_DIR|CHECKPOINT")
+    checkpoint = args.checkpoint or bundled_sudoku_model()
     start = time.perf_counter()
-    solution, segments = solve_sudoku(puzzle, args.checkpoint, args.device)
+    solution, segments = solve_sudoku(puzzle, checkpoint, args.device)
     seconds = time.perf_counter() - start
     kept = bool(np.all((puzzle == 0) | (solution == puzzle)))
     valid = kept and bool(np.all(solution > 0)) and first_conflict(solution) is None

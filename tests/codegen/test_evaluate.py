@@ -52,9 +52,9 @@ def test_cli_scores_samples_and_writes_reports(sandbox, tmp_path):
         (tmp_path / "report.md").read_text()
 
 
-def test_cli_checkpoint_is_not_implemented_yet(capsys):
-    assert main(["code", "eval", "--problems", "humaneval", "--checkpoint", "runs/x"]) == 2
-    assert "not implemented yet" in capsys.readouterr().err
+def test_cli_missing_checkpoint_is_one_clear_error(capsys, tmp_path):
+    assert main(["code", "eval", "--problems", "synthetic", "--checkpoint", str(tmp_path / "x")]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [

@@ -206,6 +206,16 @@ def test_count_solutions_against_plain_backtracking():
         count_solutions(np.zeros(16, dtype=np.int32), (2, 3))
 
 
+
+def test_random_minimal_profile_makes_unique_minimal_puzzles_of_any_rating():
+    profile = SudokuProfile(random_minimal=True, easy_fraction=1.0)  # the kind fields are ignored in this mode
+    for index in range(6):
+        puzzle, solution, rating = make_puzzle(index % 2 == 0, profile, np.random.default_rng([3, index]))
+        assert count_solutions(puzzle, 3) == 1 and np.array_equal(solve(puzzle, 3)[2], solution)
+        assert rating == reference_rating(puzzle, 3)
+        for cell in np.flatnonzero(puzzle)[:8]:  # minimal: blanking a given breaks uniqueness
+            assert count_solutions(np.where(np.arange(81) == cell, 0, puzzle).astype(puzzle.dtype), 3) >= 2
+
 def test_rectangular_minimal_puzzles_match_independent_solver():
     box = (2, 3)
     rng = np.random.default_rng(5)

@@ -98,8 +98,9 @@ def run_evaluation(spec: str, *, samples_path: str | None, use_reference: bool, 
 
 def eval_from_cli(args: argparse.Namespace) -> dict:
     if args.checkpoint is not None:
-        raise HRMError("hrm code eval --checkpoint: scoring a model checkpoint is not implemented yet "
-                       "(no code model is wired); score its outputs with --samples FILE")
+        from hrm.codegen.checkpoint_eval import checkpoint_eval_from_cli
+
+        return checkpoint_eval_from_cli(args)
     try:
         ks = sorted({int(k) for k in args.k.split(",")})
     except ValueError:

@@ -406,6 +406,10 @@ class SudokuProfile:
     """Most blank cells per puzzle (17 givens, the fewest a unique 9x9 puzzle can have, is 64 blanks)."""
     hard_steps: int = 60
     """Hill-climbing moves per hard puzzle (`harden`); more makes harder puzzles, linearly slower."""
+    random_minimal: bool = False
+    """Plain random minimal puzzles instead (the TRM time-to-accuracy anchor's data): a random grid with clues
+    removed in random order while the answer stays unique; no hardening, no clues given back, any rating.
+    The other fields are then ignored."""
 
     def validate(self) -> None:
         if not 0.0 <= self.easy_fraction <= 1.0:
@@ -434,6 +438,8 @@ def make_puzzle(is_hard: bool, profile: SudokuProfile, rng: np.random.Generator)
     for _ in range(MAX_ATTEMPTS_PER_PUZZLE):
         solution = random_solved_grid(box, rng)
         puzzle = minimal_puzzle(solution, box, rng)
+        if profile.random_minimal:
+            return puzzle, solution, int(solve(puzzle, box)[1])
         if is_hard:
             puzzle, _ = harden(puzzle, solution, box, profile.hard_steps, HARD_NUM_ADDED, rng)
         num_blanks = int(np.sum(puzzle == 0))
@@ -533,6 +539,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="most blank cells per puzzle (default %(default)s; minimal puzzles reach ~61)")
     parser.add_argument("--hard-steps", type=int, default=defaults.hard_steps,
                         help="hill-climbing moves per hard puzzle; more = harder and slower (default %(default)s)")
+    parser.add_argument("--random-minimal", action="store_true",
+                        help="plain random minimal puzzles (easier; the TRM anchor's data) instead of the profile")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="generator threads (default: all cores, %(default)s here)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -540,7 +548,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _build(args: argparse.Namespace) -> None:
     profile = SudokuProfile(easy_fraction=args.easy_fraction, min_blanks=args.min_blanks, max_blanks=args.max_blanks,
-                            hard_steps=args.hard_steps)
+                            hard_steps=args.hard_steps, random_minimal=args.random_minimal)
     build_sudoku(args.out, num_train=args.train_size, num_test=args.test_size, num_aug=args.aug, seed=args.seed,
                  profile=profile, num_workers=args.workers, overwrite=args.overwrite)
     print(f"wrote {args.out}")

@@ -10,13 +10,15 @@ from hrm.data.format import read_split
 from hrm.errors import HRMError
 from hrm.eval.evaluate import evaluate
 from hrm.eval.load import load_trained_model
-from hrm.eval.task_metrics import task_metrics
+from hrm.eval.task_metrics import task_metrics, task_name
+from hrm.eval.verify import VERIFIERS
 from hrm.train.run import pick_device
 
 
 def eval_from_cli(args: argparse.Namespace) -> dict[str, float]:
     device = pick_device(args.device or "auto")
-    loaded = load_trained_model(args.target, device, use_ema=not args.no_ema, data_path=args.data)
+    loaded = load_trained_model(args.target, device, use_ema=not args.no_ema, data_path=args.data,
+                                forward_dtype=args.dtype)
     data_path = Path(args.data) if args.data else loaded.data_path
     if data_path is None:
         raise HRMError(f"no dataset recorded for '{args.target}': pass --data DIR")
@@ -27,16 +29,20 @@ def eval_from_cli(args: argparse.Namespace) -> dict[str, float]:
                        f"does not fit the model (seq_len {model.config.seq_len}, vocab {model.config.vocab_size})")
     caps = [int(c) for c in args.halt_caps.split(",")] if args.halt_caps else \
         sorted({1, 2, 4, 8, model.config.max_segments} & set(range(1, model.config.max_segments + 1)))
-    result = evaluate(model, split, args.batch_size or 256, device, caps, args.max_examples or 0, progress=True)
+    task = task_name(data_path)
+    verify = VERIFIERS.get(task) if task in VERIFIERS else None
+    result = evaluate(model, split, args.batch_size or 256, device, caps, args.max_examples or 0, progress=True,
+                      verify=verify)
     metrics = {**result.metrics, **task_metrics(data_path)(split, result)}
     print(f"checkpoint: {loaded.source} (step {loaded.step}, {'EMA' if loaded.used_ema else 'raw'} weights)")
     print(f"data: {data_path}/{args.split}, {metrics.get('count', 0)} examples, {model.config.max_segments} segments")
     print(f"exact accuracy {metrics.get('exact_accuracy', 0):.4f} | token accuracy {metrics.get('accuracy', 0):.4f} "
           f"| q-halt accuracy {metrics.get('q_halt_accuracy', 0):.4f}")
     for cap in caps:
-        key = f"adaptive@{cap}"
-        if f"{key}/exact_accuracy" in metrics:
-            print(f"adaptive halting, cap {cap:>2}: exact {metrics[key + '/exact_accuracy']:.4f}, "
-                  f"mean segments {metrics[key + '/mean_segments']:.2f}")
+        for mode in ("adaptive", "verified"):  # verified: stop at the first answer passing the rule check
+            key = f"{mode}@{cap}"
+            if f"{key}/exact_accuracy" in metrics:
+                print(f"{mode} halting, cap {cap:>2}: exact {metrics[key + '/exact_accuracy']:.4f}, "
+                      f"mean segments {metrics[key + '/mean_segments']:.2f}")
     print(json.dumps({"checkpoint": str(loaded.source), "step": loaded.step, "ema": loaded.used_ema, **metrics}))
     return metrics

@@ -4,7 +4,8 @@ The authors' protocol runs every example for all `max_segments` segments and sco
 that is `exact_accuracy`. Beyond their code, the Q head's halting decision is recorded at every
 segment, so one pass also gives, for each segment cap c, the accuracy and mean segments used when a
 puzzle stops at the first segment whose Q head says halt (or at c): what adaptive halting at
-inference would return, row for row.
+inference would return, row for row. For tasks with a rule check (eval/verify.py: sudoku), the same pass
+also gives "verified" halting: stop at the first segment whose answer passes the check.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hrm.data.format import DatasetSplit
 from hrm.data.loader import eval_batches
 from hrm.models import ACTModel
 from hrm.nn.losses import IGNORE_LABEL_ID, TOKEN_LOSSES
+from hrm.eval.verify import Verifier
 from hrm.train.distributed import DistInfo, all_gather_objects
 
 
@@ -36,8 +38,10 @@ def halt_signal(model: ACTModel, q_halt: torch.Tensor, q_continue: torch.Tensor)
 
 
 @torch.inference_mode()
-def run_segments(model: ACTModel, batch: dict[str, torch.Tensor], num_segments: int) -> dict[str, torch.Tensor]:
-    """All segments for one batch from a fresh carry; per-row results on the batch's device."""
+def run_segments(model: ACTModel, batch: dict[str, torch.Tensor], num_segments: int,
+                 verify: Verifier | None = None) -> dict[str, torch.Tensor]:
+    """All segments for one batch from a fresh carry; per-row results on the batch's device.
+    With `verify` (eval/verify.py), also whether each segment's answer passes the puzzle's rules."""
     model.eval()
     carry = model.initial_carry(batch)
     labels = batch["labels"]
@@ -46,24 +50,31 @@ def run_segments(model: ACTModel, batch: dict[str, torch.Tensor], num_segments: 
     b = labels.shape[0]
     correct_by_segment = torch.zeros(b, num_segments, dtype=torch.bool, device=labels.device)
     first_halt = torch.full((b,), num_segments, dtype=torch.int32, device=labels.device)
+    valid_by_segment = torch.zeros(b, num_segments, dtype=torch.bool, device=labels.device)
     for segment in range(num_segments):
         carry, outputs = model(carry, batch)
         preds = outputs["logits"].argmax(-1)
         correct_by_segment[:, segment] = ((preds == labels) & mask).sum(-1) == counts
+        if verify is not None:
+            valid_by_segment[:, segment] = verify(batch["inputs"], preds)
         halts = halt_signal(model, outputs["q_halt_logits"], outputs["q_continue_logits"])
         first_halt = torch.where(halts & (first_halt == num_segments), segment + 1, first_halt)
     token_correct = ((preds == labels) & mask).sum(-1).float() / counts.clamp_min(1)
     token_loss = TOKEN_LOSSES[model.config.loss](outputs["logits"], labels).sum(-1) / counts.clamp_min(1)
-    return {"predictions": preds, "q_halt": outputs["q_halt_logits"], "correct_by_segment": correct_by_segment,
-            "first_halt": first_halt, "token_accuracy": token_correct, "lm_loss": token_loss.float(),
-            "scored": counts > 0}
+    out = {"predictions": preds, "q_halt": outputs["q_halt_logits"], "correct_by_segment": correct_by_segment,
+           "first_halt": first_halt, "token_accuracy": token_correct, "lm_loss": token_loss.float(),
+           "scored": counts > 0}
+    if verify is not None:
+        out["valid_by_segment"] = valid_by_segment
+    return out
 
 
 @torch.inference_mode()
 def predict(model: ACTModel, batch: dict[str, torch.Tensor], max_segments: int | None = None,
-            adaptive: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+            adaptive: bool = True, verify: Verifier | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Answers [b, s] and segments used [b]. With `adaptive`, a row's answer freezes at the first
-    segment whose Q head says halt, and the loop stops once every row has halted."""
+    segment whose Q head says halt, and the loop stops once every row has halted. With `verify`, a row
+    stops at its first answer that passes the rule check instead (the Q head is not consulted)."""
     model.eval()
     limit = max_segments or model.config.max_segments
     carry = model.initial_carry(batch)
@@ -75,7 +86,9 @@ def predict(model: ACTModel, batch: dict[str, torch.Tensor], max_segments: int |
         carry, outputs = model(carry, batch)
         preds = outputs["logits"].argmax(-1).to(answers.dtype)
         stop = torch.full_like(done, segment == limit)
-        if adaptive:
+        if verify is not None:
+            stop |= verify(batch["inputs"], preds)
+        elif adaptive:
             stop |= halt_signal(model, outputs["q_halt_logits"], outputs["q_continue_logits"])
         fresh = stop & ~done
         answers[fresh] = preds[fresh]
@@ -88,7 +101,7 @@ def predict(model: ACTModel, batch: dict[str, torch.Tensor], max_segments: int |
 
 def evaluate(model: ACTModel, split: DatasetSplit, batch_size: int, device: torch.device,
              halt_caps: list[int] | None = None, max_examples: int = 0, dist_info: DistInfo = DistInfo(),
-             progress: bool = False) -> EvalResult:
+             progress: bool = False, verify: Verifier | None = None) -> EvalResult:
     """Score `model` on `split`; every rank evaluates its slices, results are gathered on all ranks."""
     segments = model.config.max_segments
     parts: dict[str, list[np.ndarray]] = {}
@@ -99,7 +112,7 @@ def evaluate(model: ACTModel, split: DatasetSplit, batch_size: int, device: torc
         batches = tqdm(batches, desc="eval", unit="batch", leave=False, dynamic_ncols=True)
     for chunk in batches:
         batch = {k: v.to(device, non_blocking=True) for k, v in chunk.batch.items()}
-        out = run_segments(model, batch, segments)
+        out = run_segments(model, batch, segments, verify)
         for key, value in out.items():
             parts.setdefault(key, []).append(value[:chunk.num_real].cpu().numpy())
         parts.setdefault("example_ids", []).append(chunk.example_ids)
@@ -137,4 +150,9 @@ def summarise(rows: dict[str, np.ndarray], segments: int, halt_caps: list[int] |
         used = np.minimum(first_halt, cap)
         metrics[f"adaptive@{cap}/exact_accuracy"] = float(correct[np.arange(n), used - 1].mean())
         metrics[f"adaptive@{cap}/mean_segments"] = float(used.mean())
+        if "valid_by_segment" in rows:  # stop at the first answer that passes the rule check
+            valid = rows["valid_by_segment"][scored][:, :cap]
+            used = np.where(valid.any(1), valid.argmax(1) + 1, cap)
+            metrics[f"verified@{cap}/exact_accuracy"] = float(correct[np.arange(n), used - 1].mean())
+            metrics[f"verified@{cap}/mean_segments"] = float(used.mean())
     return metrics

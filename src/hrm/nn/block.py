@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from hrm.nn.attention import Attention
+from hrm.nn.fused import can_fuse, fused_swiglu_residual_rms_norm
 from hrm.nn.rms_norm import rms_norm
 from hrm.nn.swiglu import SwiGLU
 
@@ -20,6 +21,8 @@ Rope = tuple[torch.Tensor, torch.Tensor] | None
 class Block(nn.Module):
     """`token_mixer="attention"`, or `"mlp"`: a SwiGLU across positions (TRM's `mlp_t`), whose
     residual and RMSNorm act on the transposed [b, d, l] tensor, i.e. normalise over positions."""
+
+    use_fused_kernels = False  # set by hrm.nn.fused.enable: gradient-free CUDA bf16 calls fuse rms(h + mlp(h))
 
     def __init__(self, dim: int, num_heads: int, expansion: float, eps: float,
                  token_mixer: str = "attention", seq_len: int = 0) -> None:
@@ -35,11 +38,16 @@ class Block(nn.Module):
         self.mlp = SwiGLU(dim, expansion)
 
     def forward(self, h: torch.Tensor, rope: Rope = None) -> torch.Tensor:
+        fused = self.use_fused_kernels and can_fuse(h)
         if self.token_mixer == "attention":
             h = rms_norm(h + self.attention(h, rope), self.eps)
+        elif fused:
+            h = fused_swiglu_residual_rms_norm(self.token_mlp, h.transpose(1, 2), self.eps).transpose(1, 2)
         else:
             h_t = h.transpose(1, 2)  # [b, d, l]
             h = rms_norm(h_t + self.token_mlp(h_t), self.eps).transpose(1, 2)
+        if fused:
+            return fused_swiglu_residual_rms_norm(self.mlp, h, self.eps)
         return rms_norm(h + self.mlp(h), self.eps)
 
 

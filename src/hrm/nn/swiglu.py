@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hrm.nn.fused import can_fuse, fused_swiglu
 from hrm.nn.linear import CastedLinear
 
 
@@ -16,6 +17,8 @@ def swiglu_width(dim: int, expansion: float) -> int:
 
 
 class SwiGLU(nn.Module):
+    use_fused_kernels = False  # set by hrm.nn.fused.enable: gradient-free CUDA bf16 calls use the SwiGLU-GEMM
+
     def __init__(self, dim: int, expansion: float) -> None:
         super().__init__()
         inner = swiglu_width(dim, expansion)
@@ -23,5 +26,7 @@ class SwiGLU(nn.Module):
         self.down_proj = CastedLinear(inner, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.use_fused_kernels and can_fuse(x):
+            return fused_swiglu(self, x)
         gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
         return self.down_proj(F.silu(gate) * up)

@@ -17,6 +17,7 @@ from hrm.config import dump_yaml, load_config, read_yaml, to_plain
 from hrm.data.augment import AUGMENTATIONS
 from hrm.data.format import DatasetSplit, read_split
 from hrm.data.loader import TrainLoader
+from hrm.data.prefetch import Prefetcher
 from hrm.errors import CheckpointError, ConfigError, DatasetError
 from hrm.eval.evaluate import evaluate
 from hrm.eval.task_metrics import task_metrics
@@ -150,11 +151,18 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, dist_info: DistI
     torch.manual_seed(cfg.seed)  # the same on every rank: identical init and identical global RNG draws
     model = build_model(cfg.model).to(device)
     model.shard = (dist_info.rank, dist_info.world_size)
+    if cfg.fused_kernels and device.type == "cuda":
+        from hrm.nn.fused import enable
+
+        if not enable(model) and dist_info.is_main:
+            print("hrm: fused_kernels=true but Triton does not import here: running the PyTorch path", flush=True)
     optimizers, base_lrs = build_optimizers(cfg, model)
     ema = EMA(model, cfg.optim.ema_decay) if cfg.optim.ema else None
     augment = AUGMENTATIONS.get(cfg.data.augment) if cfg.data.augment else None
     loader = TrainLoader(train_split, cfg.global_batch_size, cfg.seed, dist_info.rank, dist_info.world_size,
                          augment=augment)
+    if cfg.data.prefetch > 0:
+        loader = Prefetcher(loader, cfg.data.prefetch, pin_memory=device.type == "cuda")
 
     step_fn = ACTLoss(model)
     if dist_info.enabled:
@@ -217,7 +225,11 @@ def _train(cfg: RunConfig, run_dir: Path, device: torch.device, dist_info: DistI
         print(f"hrm: {cfg.model.name} with {model.reasoner.num_parameters():,} parameters on {device}; "
               f"{'resuming at step ' + str(trainer.step) if resume_from else 'starting'}; "
               f"{total_steps} steps; run folder {run_dir}", flush=True)
-    final = trainer.fit()
+    try:
+        final = trainer.fit()
+    finally:
+        if isinstance(loader, Prefetcher):
+            loader.close()
     log.close()
     if dist_info.is_main:
         if cfg.log.plot:

@@ -21,10 +21,13 @@ class DataConfig:
     train_split: str = "train"
     eval_split: str = "test"
     eval_max_examples: int = 0  # evaluate on the first N test examples during training (0 = all)
+    prefetch: int = 2  # training batches built ahead on a background thread (0 = inline); same batches either way
 
     def validate(self) -> None:
         if not self.path and not self.builtin:
             raise ConfigError("set data.path (a dataset folder) or data.builtin (a built-in dataset name)")
+        if self.prefetch < 0:
+            raise ConfigError("data.prefetch must be >= 0 (0 = build batches inline)")
 
 
 @dataclass(kw_only=True)
@@ -72,6 +75,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     compile: Literal["auto", "true", "false"] = "auto"  # torch.compile; auto = on CUDA only
+    fused_kernels: bool = False  # Triton kernels for gradient-free CUDA bf16 blocks (hrm.nn.fused; TRM-MLP eval 1.3x)
     deterministic: bool = False  # torch.use_deterministic_algorithms (CPU runs are bit-exact anyway)
     halt_caps: list[int] = field(default_factory=list)  # segment caps reported for adaptive halting at eval
 
@@ -88,4 +92,5 @@ class RunConfig:
 
 # Keys that may differ when a run is resumed (they do not change the trajectory).
 RESUMABLE_CHANGES = {"max_steps", "epochs", "eval_every", "checkpoint_every", "keep_checkpoints", "log_every",
-                     "log", "device", "max_minutes", "compile", "eval_batch_size", "halt_caps", "data.eval_max_examples"}
+                     "log", "device", "max_minutes", "compile", "eval_batch_size", "halt_caps", "data.eval_max_examples",
+                     "data.prefetch"}

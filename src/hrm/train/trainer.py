@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 
 from hrm.data.loader import TrainLoader
+from hrm.data.prefetch import Prefetcher
 from hrm.models import ACTModel, Carry
 from hrm.train.distributed import DistInfo, all_reduce_sum, barrier
 from hrm.train.ema import EMA
@@ -35,7 +36,7 @@ class TrainPlan:
 
 class Trainer:
     def __init__(self, *, plan: TrainPlan, model: ACTModel, step_fn: Callable, optimizers: list[torch.optim.Optimizer],
-                 base_lrs: list[float], ema: EMA | None, loader: TrainLoader, device: torch.device,
+                 base_lrs: list[float], ema: EMA | None, loader: TrainLoader | Prefetcher, device: torch.device,
                  dist_info: DistInfo, log: MetricsLog, evaluate: Callable[[int], dict[str, float]] | None,
                  save_checkpoint: Callable[[int], None]) -> None:
         self.plan = plan

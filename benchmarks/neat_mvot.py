@@ -1,0 +1,241 @@
+"""MVoT on small mazes: CE alone versus CE + token discrepancy loss (CPU, single thread).
+
+A VQ tokenizer is trained on rendered 10x10 mazes with partial paths drawn. Then a tiny TRM (same seed, same
+batches, same steps) is trained to write, at each of its T ACT segments, the answer path and a visual thought:
+the picture of the maze with the first t/T of the path drawn, as image tokens fed back to the next segment.
+Runs: CE alone (discrepancy_weight 0), CE + L_D (weight 1, MVoT's), CE + 0.1 L_D; on request CE + L_D with the
+paper's squared distance, and the text-only baseline (no image slots). Scored on held-out mazes: exact answer,
+valid shortest path, visual-token accuracy, the Euclidean distance between predicted and target code
+embeddings, and how the decoded thought pictures read back. `--device cuda` runs the same on a GPU.
+
+    python benchmarks/neat_mvot.py --out benchmarks/results/neat_mvot
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hrm.data.maze import generate_mazes
+from hrm.neat.mvot.path_targets import random_path_prefixes, segment_target_grids
+from hrm.neat.mvot.render import render_grids
+from hrm.neat.mvot.scoring import score
+from hrm.neat.mvot.thoughts import TINY_TRM, MVoTConfig, VisualThoughtReasoner, train_on_batch
+from hrm.neat.mvot.tokenizer import GridTokenizer, TokenizerConfig, tokenizer_quality, train_tokenizer
+
+MAZE = dict(size=8, min_path=10)  # path of >= 10 moves: 9+ cells to draw, at least 2 per segment (T = 4)
+TOKENIZER = dict(pixels_per_cell=2, cells_per_token=2, codebook_size=256, code_dim=16, channels=32)
+TOKENIZER_BATCH_SIZE = 64
+RUNS = {"ce": dict(discrepancy_weight=0.0), "ce+ld": dict(discrepancy_weight=1.0),
+        "ce+0.1ld": dict(discrepancy_weight=0.1), "ce+ld_squared": dict(discrepancy_weight=1.0, distance="squared"),
+        "text_only": dict(use_visual_thoughts=False)}
+DEFAULT_RUNS = ["ce", "ce+ld", "ce+0.1ld"]  # text_only on request: the 12-minute CPU budget holds three runs
+REPORT_DATE = "2026-11-23"
+DEVICE = "CPU, 2 cores"
+
+
+def maze_tensors(num_train: int, num_test: int) -> tuple[torch.Tensor, ...]:
+    """Disjoint train/test mazes (dihedral copies count as the same maze): inputs, labels [m, l] long."""
+    seen: set[bytes] = set()
+    rng = np.random.default_rng(0)
+    out = []
+    for count in (num_train, num_test):
+        batch = generate_mazes(count, rng=rng, seen=seen, **MAZE)
+        out += [torch.from_numpy(batch.inputs.reshape(count, -1)).long(),
+                torch.from_numpy(batch.labels.reshape(count, -1)).long()]
+    return tuple(out)
+
+
+def fit_tokenizer(inputs: torch.Tensor, labels: torch.Tensor, steps: int, batch_size: int,
+                  device: str) -> tuple[GridTokenizer, list]:
+    torch.manual_seed(0)
+    tokenizer = GridTokenizer(TokenizerConfig(**TOKENIZER)).to(device)
+    generator = torch.Generator().manual_seed(0)
+
+    def batches():
+        while True:
+            rows = torch.randint(len(inputs), (batch_size,), generator=generator)
+            yield random_path_prefixes(inputs[rows], labels[rows], generator).to(device)
+
+    return tokenizer, train_tokenizer(tokenizer, batches(), steps, lr=2e-3, seed=0)
+
+
+def targets_for(model: VisualThoughtReasoner, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor | None:
+    if not model.config.use_visual_thoughts:
+        return None
+    device = model.distances.device
+    return torch.cat([model.thought_targets(i.to(device), l.to(device))
+                      for i, l in zip(inputs.split(256), labels.split(256))])
+
+
+def run(name: str, tokenizer: GridTokenizer, data: tuple, steps: int, batch_size: int, lr: float,
+        device: str) -> tuple[dict, ...]:
+    train_inputs, train_labels, test_inputs, test_labels = data
+    config = MVoTConfig(model=dict(TINY_TRM), tokenizer=tokenizer.config, maze_size=MAZE["size"], **RUNS[name])
+    torch.manual_seed(0)
+    model = VisualThoughtReasoner(config, tokenizer).to(device)
+    train_targets = targets_for(model, train_inputs, train_labels)
+    test_targets = targets_for(model, test_inputs, test_labels)
+    optimizer = torch.optim.AdamW(model.reasoner.parameters(), lr=lr, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(0)
+    start, start_cpu, history = time.perf_counter(), time.process_time(), []
+    model.train()
+    for step in range(steps):
+        rows = torch.randint(len(train_inputs), (batch_size,), generator=generator)
+        segments = train_on_batch(model, optimizer, train_inputs[rows].to(device), train_labels[rows].to(device),
+                                  None if train_targets is None else train_targets[rows])
+        history.append({k: float(np.mean([s[k] for s in segments])) for k in segments[0]})  # mean over segments
+        if step % 50 == 0:
+            print(name, step, json.dumps(history[-1]), flush=True)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - start_cpu
+    result = {"run": name, "parameters": model.reasoner.num_parameters(), "train_seconds": round(seconds, 1),
+              "train_cpu_seconds": round(cpu_seconds, 1),
+              "final_train_loss": {k: round(float(np.mean([h[k] for h in history[-50:]])), 4) for k in history[-1]},
+              **score(model, test_inputs.to(device), test_labels.to(device), test_targets)}
+    print(json.dumps({k: v for k, v in result.items() if "by_segment" not in k}), flush=True)
+    thoughts = None
+    if test_targets is not None:
+        thoughts = model.solve(test_inputs[:3].to(device), test_targets[:3, 0])[1].cpu()
+    return result, thoughts
+
+
+def save_thought_pictures(path: Path, tokenizer: GridTokenizer, inputs: torch.Tensor, labels: torch.Tensor,
+                          thoughts: dict[str, torch.Tensor]) -> None:
+    """Per maze: the target picture of each segment, then each run's decoded visual thoughts."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    num_mazes, num_segments = inputs.shape[0], next(iter(thoughts.values())).shape[1]
+    rows = 1 + len(thoughts)
+    side = MAZE["size"]
+    fig, axes = plt.subplots(num_mazes * rows, num_segments, figsize=(1.6 * num_segments, 1.6 * num_mazes * rows))
+    for m in range(num_mazes):
+        for t in range(num_segments):
+            target = segment_target_grids(inputs[m:m + 1], labels[m:m + 1], torch.tensor([t + 1]), num_segments)
+            pictures = [render_grids(target.view(1, side, side), tokenizer.config.pixels_per_cell)[0]]
+            pictures += [tokenizer.decode(codes[m:m + 1, t])[0] for codes in thoughts.values()]
+            for r, (title, picture) in enumerate(zip(["target", *thoughts], pictures)):
+                ax = axes[m * rows + r, t]
+                ax.imshow(picture.clamp(0, 1).permute(1, 2, 0).numpy(), interpolation="nearest")
+                ax.set_xticks([]), ax.set_yticks([])
+                if t == 0:
+                    ax.set_ylabel(f"maze {m + 1}\n{title}", fontsize=7)
+                if m == 0 and r == 0:
+                    ax.set_title(f"segment {t + 1}/{num_segments}", fontsize=8)
+    fig.suptitle("Visual thoughts: decoded image tokens of each ACT segment (held-out mazes)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the suptitle
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(report: dict, pictures: str) -> str:
+    rows = ["| run | answer exact | valid shortest path | thought token acc. | code-embedding distance | "
+            "thought picture: cell acc. | path IoU | pixel MSE | picture exact |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in report["results"]:
+        if "thought_pictures" in r:
+            p = r["thought_pictures"]
+            rows.append(f"| {r['run']} | {r['answer_exact']:.3f} | {r['answer_valid_shortest_path']:.3f} | "
+                        f"{r['thought_token_accuracy']:.3f} | {r['thought_embedding_distance']:.3f} | "
+                        f"{p['cell_accuracy']:.3f} | {p['path_iou']:.3f} | {p['pixel_mse']:.4f} | "
+                        f"{p['picture_exact']:.3f} |")
+        else:
+            rows.append(f"| {r['run']} | {r['answer_exact']:.3f} | {r['answer_valid_shortest_path']:.3f} | "
+                        "n/a | n/a | n/a | n/a | n/a | n/a |")
+    ceiling = report["tokenizer_ceiling"]
+    rows.append(f"| tokenizer ceiling (target codes decoded) | | | 1 | 0 | {ceiling['cell_accuracy']:.3f} | "
+                f"{ceiling['path_iou']:.3f} | {ceiling['pixel_mse']:.4f} | {ceiling['picture_exact']:.3f} |")
+    by_segment = ["| run | " + " | ".join(f"segment {t + 1}" for t in range(report["model"]["max_segments"]))
+                  + " |", "|---|" + "---|" * report["model"]["max_segments"]]
+    for r in report["results"]:
+        if "thought_pictures_by_segment" in r:
+            by_segment.append(f"| {r['run']}: token acc. / path IoU | " + " | ".join(
+                f"{a:.3f} / {p['path_iou']:.3f}" for a, p in zip(r["thought_token_accuracy_by_segment"],
+                                                                r["thought_pictures_by_segment"])) + " |")
+        by_segment.append(f"| {r['run']}: answer exact | " + " | ".join(
+            f"{a:.3f}" for a in r["answer_exact_by_segment"]) + " |")
+    return "\n".join([
+        f"# MVoT on {MAZE['size']}x{MAZE['size']} mazes ({report['date']}, {report['device']})",
+        "",
+        f"`{report['command']}`; torch {report['torch']}, {report['threads']} thread(s). Mazes: "
+        f"{report['num_train']} train, {report['num_test']} held-out, shortest path >= {MAZE['min_path']} moves. "
+        f"Tokenizer: {report['tokenizer_steps']} steps, {TOKENIZER['codebook_size']} codes, "
+        f"{report['num_image_tokens']} tokens per picture; its round trip on held-out partial-path pictures: "
+        f"cell accuracy {report['tokenizer_quality']['cell_accuracy']:.3f}, codebook usage "
+        f"{report['tokenizer_quality']['codebook_usage']:.2f}. Reasoner: TRM, {report['results'][0]['parameters']:,} "
+        f"parameters, T = {report['model']['max_segments']} segments, {report['steps']} batches of "
+        f"{report['batch_size']} (one AdamW step per segment, lr {report['lr']}, seed 0, same batches for every run).",
+        "",
+        *rows,
+        "",
+        *by_segment,
+        "",
+        "Training time per run (wall clock; the CPU machine was shared with other jobs): " + ", ".join(
+            f"{r['run']} {r['train_seconds']} s" for r in report["results"]) + ".",
+        "",
+        "Thought metrics are means over all segments' pictures of the held-out mazes; the code-embedding distance "
+        "is the Euclidean distance between the predicted and target codes' codebook embeddings (what L_D "
+        f"penalises). Pictures: `{pictures}`.",
+        "",
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--num-train", type=int, default=2000)
+    parser.add_argument("--num-test", type=int, default=300)
+    parser.add_argument("--tokenizer-steps", type=int, default=500)
+    parser.add_argument("--steps", type=int, default=250, help="training batches per run (T optimizer steps each)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu (the committed results) or cuda")
+    parser.add_argument("--runs", nargs="+", default=DEFAULT_RUNS, choices=RUNS)
+    parser.add_argument("--out", type=Path, help="write OUT.json, OUT.md and OUT_thoughts.png")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    data = maze_tensors(args.num_train, args.num_test)
+    start = time.perf_counter()
+    tokenizer, tokenizer_history = fit_tokenizer(data[0], data[1], args.tokenizer_steps, TOKENIZER_BATCH_SIZE,
+                                                 args.device)
+    held_out_pictures = random_path_prefixes(data[2], data[3], torch.Generator().manual_seed(1))
+    quality = tokenizer_quality(tokenizer, held_out_pictures.to(args.device))
+    print("tokenizer", round(time.perf_counter() - start, 1), "s", json.dumps(quality), flush=True)
+
+    results, thoughts = [], {}
+    for name in args.runs:
+        result, run_thoughts = run(name, tokenizer, data, args.steps, args.batch_size, args.lr, args.device)
+        results.append(result)
+        if run_thoughts is not None:
+            thoughts[name] = run_thoughts
+    with_thoughts = [r for r in results if "tokenizer_ceiling" in r]
+    device = DEVICE if args.device == "cpu" else torch.cuda.get_device_name()
+    report = {"date": REPORT_DATE, "device": device, "torch": torch.__version__, "threads": args.threads,
+              "command": "python " + " ".join(sys.argv), "maze": MAZE, "num_train": args.num_train,
+              "num_test": args.num_test, "tokenizer": TOKENIZER, "tokenizer_steps": args.tokenizer_steps,
+              "tokenizer_final_loss": tokenizer_history[-1], "tokenizer_quality": quality,
+              "num_image_tokens": (MAZE["size"] // TOKENIZER["cells_per_token"]) ** 2,
+              "tokenizer_ceiling": with_thoughts[0]["tokenizer_ceiling"] if with_thoughts else None,
+              "model": TINY_TRM, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+              "results": results}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+        if with_thoughts:
+            args.out.with_suffix(".md").write_text(markdown(report, f"{args.out.name}_thoughts.png"))
+            save_thought_pictures(args.out.parent / f"{args.out.name}_thoughts.png", tokenizer.cpu(), data[2][:3],
+                                  data[3][:3], thoughts)
+    if with_thoughts:
+        print(markdown(report, f"{args.out.name if args.out else 'OUT'}_thoughts.png"))
+
+
+if __name__ == "__main__":
+    main()

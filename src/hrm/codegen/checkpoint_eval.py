@@ -1,0 +1,243 @@
+"""`hrm code eval --checkpoint PATH`: generate with a canvas model, grade in the sandbox, report.
+
+Per task the model answers from its canvas prompt (RECIPES: what part of the task's prompt goes on the canvas,
+and what program the harness will run, for the syntax screen). Reported:
+- greedy pass@1 after each segment 1..S, and with adaptive halting (the first segment whose Q head says halt);
+- sampled pass@1 and pass@k (unbiased estimator) from `num_samples` samples per task at the last segment;
+- for the synthetic set, the same split into held-out instances (`seen`) and held-out templates (`unseen`);
+- `fits_canvas`: the share of reference solutions short enough for the answer region (a ceiling on pass@k).
+
+Grading goes through the problem set's own sandboxed `grade`. Two shortcuts keep it cheap and change no
+verdict: identical (task, completion) pairs are graded once, and a program that does not compile is failed
+as the driver would fail it (`compile` runs no code) without starting a sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from tqdm import tqdm
+
+from hrm.codegen.evaluate import parse_problems
+from hrm.codegen.generate import CanvasModel, first_halt, greedy_answers, run_canvas, sampled_answers
+from hrm.codegen.outcome import Outcome, failed
+from hrm.codegen.problems import ProblemSet, Sample, Task
+from hrm.codegen.problems.synthetic import split_of
+from hrm.codegen.report import SampleResult, build_report, summarize, write_report
+from hrm.codegen.sandbox import Sandbox
+from hrm.errors import HRMError
+from hrm.registry import Registry
+
+MBPP_TASK_HEAD = "here is your task: "
+MBPP_TESTS_HEAD = " Your code should pass these tests:\n\n"
+
+
+@dataclass(frozen=True)
+class CanvasRecipe:
+    """How a problem set meets the canvas: the prompt it shows, the program the harness will run."""
+
+    prompt: Callable[[Task], str]
+    program: Callable[[Task, str], str]
+
+
+def _entry_function(task: Task) -> str:
+    """HumanEval: the prompt from the last top-level `def` on (signature and docstring; imports dropped)."""
+    start = task.prompt.rfind("\ndef ")
+    return task.prompt[start + 1:] if start >= 0 else task.prompt
+
+
+def _mbpp_comment(task: Task) -> str:
+    """MBPP: the task text and its first assert as comments, as the training rows from ids 511-974 are."""
+    text, _, tests = task.prompt.partition(MBPP_TASK_HEAD)[2].partition(MBPP_TESTS_HEAD)
+    return f"# {text}\n# {tests.splitlines()[0] if tests else ''}\n"
+
+
+RECIPES: Registry[CanvasRecipe] = Registry("canvas recipe")
+RECIPES.add("humaneval", CanvasRecipe(_entry_function, lambda task, completion: task.prompt + completion))
+RECIPES.add("synthetic", CanvasRecipe(lambda task: task.prompt, lambda task, completion: task.prompt + completion))
+RECIPES.add("mbpp", CanvasRecipe(_mbpp_comment, lambda task, completion: completion))
+
+
+def syntax_outcome(program: str) -> Outcome | None:
+    """A failed Outcome when `program` does not compile; None when it does (then it must be run)."""
+    try:
+        compile(program, "<completion>", "exec")
+    except (SyntaxError, ValueError) as err:
+        return failed(f"{type(err).__name__}: {getattr(err, 'msg', err)}", syntax_valid=False)
+    return None
+
+
+def grade_unique(problem_set: ProblemSet, recipe: CanvasRecipe, tasks: Sequence[Task],
+                 pairs: set[tuple[str, str]], sandbox: Sandbox, num_workers: int,
+                 progress: bool = True) -> dict[tuple[str, str], Outcome]:
+    """The Outcome of every distinct (task_id, completion) pair."""
+    by_id = {task.task_id: task for task in tasks}
+    outcomes: dict[tuple[str, str], Outcome] = {}
+    to_run = []
+    for key in sorted(pairs):
+        screened = syntax_outcome(recipe.program(by_id[key[0]], key[1]))
+        if screened is None:
+            to_run.append(key)
+        else:
+            outcomes[key] = screened
+
+    def grade(key: tuple[str, str]) -> Outcome:
+        return problem_set.grade(by_id[key[0]], Sample(key[0], key[1]), sandbox)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(num_workers, sandbox.num_slots))) as pool:
+        graded = tqdm(pool.map(grade, to_run), total=len(to_run), desc=f"grading {problem_set.name}",
+                      file=sys.stderr, disable=not progress)
+        outcomes.update(zip(to_run, graded))
+    return outcomes
+
+
+def _groups(problem_set: str, results: list[SampleResult]) -> dict[str, list[SampleResult]]:
+    groups = {"all": results}
+    if problem_set == "synthetic":
+        for name in ("seen", "unseen"):
+            groups[name] = [r for r in results if split_of(r.task_id) == name]
+    return {name: group for name, group in groups.items() if group}
+
+
+def _scores(problem_set: str, results: list[SampleResult], ks: Sequence[int]) -> dict[str, dict]:
+    return {name: summarize(group, ks) for name, group in _groups(problem_set, results).items()}
+
+
+def evaluate_checkpoint(checkpoint: str, spec: str, *, num_samples: int, temperature: float, ks: Sequence[int],
+                        num_workers: int, max_tasks: int | None, data_path: str | None, seed: int,
+                        out: Path | None) -> dict:
+    """Generate, grade and summarise (module docstring); writes reports and samples under `out`."""
+    problem_set, source = parse_problems(spec)
+    if problem_set.name not in RECIPES:
+        raise HRMError(f"--checkpoint supports problem sets {RECIPES.names()}, not '{problem_set.name}'")
+    recipe = RECIPES.get(problem_set.name)
+    tasks = list(problem_set.load(source))[:max_tasks]
+    model = CanvasModel.load(checkpoint, data_path)
+    start = time.monotonic()
+    outputs = run_canvas(model, [recipe.prompt(task) for task in tasks])
+    generate_seconds = time.monotonic() - start
+    ids = [task.task_id for task in tasks]
+    num_segments = outputs.log_probs.shape[0]
+    greedy = [greedy_answers(outputs.log_probs[s]) for s in range(num_segments)]
+    halt_at = first_halt(outputs.halts).tolist()
+    generator = torch.Generator().manual_seed(seed)
+    sampled = sampled_answers(outputs.log_probs[-1], num_samples, temperature, generator) if num_samples else []
+
+    variants = {str(s): [[answer] for answer in greedy[s]] for s in range(num_segments)}
+    if sampled:
+        variants["sampled"] = sampled
+    pairs = {(task_id, c) for answers in variants.values() for task_id, cs in zip(ids, answers) for c in cs}
+    outcomes = grade_unique(problem_set, recipe, tasks, pairs, Sandbox(), num_workers)
+
+    def results_of(variant: Callable[[int], str]) -> list[SampleResult]:
+        """The graded samples of one variant; `variant(i)` names the variant task i takes its answers from."""
+        return [SampleResult(task_id, "python", index, outcomes[(task_id, completion)])
+                for i, task_id in enumerate(ids) for index, completion in enumerate(variants[variant(i)][i])]
+
+    command = shlex.join(["hrm", *sys.argv[1:]]) if sys.argv else ""
+    final = results_of(lambda i: str(num_segments - 1))
+    summary: dict = {
+        "checkpoint": str(model.source), "problem_set": problem_set.name, "num_tasks": len(tasks),
+        "canvas": vars(model.shape), "segments": num_segments, "temperature": temperature,
+        "num_samples": num_samples, "generate_seconds": generate_seconds,
+        "fits_canvas": _fits_canvas(problem_set, tasks, model.shape.answer_len),
+        "greedy": _scores(problem_set.name, final, [1]),
+        "greedy_by_segment": [_scores(problem_set.name, results_of(lambda i, s=s: str(s)), [1])
+                              for s in range(num_segments)],
+        "adaptive": _scores(problem_set.name, results_of(lambda i: str(halt_at[i])), [1]),
+        "mean_adaptive_segments": sum(h + 1 for h in halt_at) / max(1, len(halt_at)),
+    }
+    reports = {"greedy": build_report(problem_set=problem_set.name, source=source, command=command, results=final,
+                                      ks=[1], skipped={}, num_skipped_tasks=0, num_unsampled_tasks=0,
+                                      seconds=time.monotonic() - start)}
+    if sampled:
+        sampled_results = results_of(lambda i: "sampled")
+        summary["sampled"] = _scores(problem_set.name, sampled_results, ks)
+        reports["sampled"] = build_report(problem_set=problem_set.name, source=source, command=command,
+                                          results=sampled_results, ks=ks, skipped={}, num_skipped_tasks=0,
+                                          num_unsampled_tasks=0, seconds=time.monotonic() - start)
+    summary["seconds"] = time.monotonic() - start
+    if out is not None:
+        _write(out, summary, reports, ids, greedy[-1], sampled)
+    return summary
+
+
+def _fits_canvas(problem_set: ProblemSet, tasks: Sequence[Task], answer_len: int) -> float:
+    references = [problem_set.reference(task) for task in tasks]
+    fits = [len(r.completion.strip("\n").encode("utf-8")) + 1 <= answer_len for r in references if r is not None]
+    return sum(fits) / max(1, len(fits))
+
+
+def _write(out: Path, summary: dict, reports: dict, ids: list[str], greedy: list[str],
+           sampled: list[list[str]]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, report in reports.items():
+        for path in write_report(report, out, stem=name):
+            print(f"wrote {path}", file=sys.stderr)
+    with open(out / "samples_greedy.jsonl", "w") as handle:
+        for task_id, completion in zip(ids, greedy):
+            handle.write(json.dumps({"task_id": task_id, "completion": completion}) + "\n")
+    if sampled:
+        with open(out / "samples_sampled.jsonl", "w") as handle:
+            for task_id, completions in zip(ids, sampled):
+                for completion in completions:
+                    handle.write(json.dumps({"task_id": task_id, "completion": completion}) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "summary.md").write_text(render_summary(summary))
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def render_summary(summary: dict) -> str:
+    """Markdown: a title line, then `summary_table`."""
+    return "\n".join([f"# {summary['problem_set']}: {summary['checkpoint']}", "", *summary_table(summary)])
+
+
+def summary_table(summary: dict) -> list[str]:
+    """Pass rates per group: greedy after each segment, adaptive halting, sampled pass@k, syntax validity."""
+    groups = list(summary["greedy"])
+    ks = sorted({key for scores in summary.get("sampled", {}).values() for key in scores if key.startswith("pass@")},
+                key=lambda k: int(k.split("@")[1]))
+    lines = [f"{summary['num_tasks']} tasks; canvas {summary['canvas']['prompt_len']} prompt + "
+             f"{summary['canvas']['answer_len']} answer bytes; {summary['segments']} segments; sampled: "
+             f"{summary['num_samples']} per task at T = {summary['temperature']}; reference solutions that fit "
+             f"the answer region: {percent(summary['fits_canvas'])}", "",
+             "| group | " + " | ".join(f"greedy, {s + 1} seg" for s in range(summary["segments"]))
+             + " | adaptive halting | " + " | ".join(f"sampled {k}" for k in ks) + " | syntax-valid (greedy) |",
+             "| --- " * (summary["segments"] + 3 + len(ks)) + "|"]
+    for group in groups:
+        cells = [percent(seg[group].get("pass@1")) for seg in summary["greedy_by_segment"]]
+        cells.append(percent(summary["adaptive"][group].get("pass@1")))
+        cells += [percent(summary["sampled"][group].get(k)) for k in ks]
+        cells.append(percent(summary["greedy"][group].get("syntax_valid_rate")))
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    return lines + ["", f"mean segments under adaptive halting: {summary['mean_adaptive_segments']:.2f}", ""]
+
+
+def checkpoint_eval_from_cli(args) -> dict:
+    """The `hrm code eval --checkpoint` path: prints the summary table, then one JSON line."""
+    try:
+        ks = sorted({int(k) for k in args.k.split(",")})
+    except ValueError:
+        raise HRMError(f"--k must be comma-separated integers, got '{args.k}'") from None
+    if args.samples_per_task < 0 or args.temperature <= 0:
+        raise HRMError("--samples-per-task must be >= 0 and --temperature > 0")
+    summary = evaluate_checkpoint(args.checkpoint, args.problems, num_samples=args.samples_per_task,
+                                  temperature=args.temperature, ks=ks, num_workers=args.workers,
+                                  max_tasks=args.max_tasks, data_path=args.data, seed=args.seed,
+                                  out=Path(args.out) if args.out else None)
+    print(render_summary(summary))
+    print(json.dumps({"problem_set": summary["problem_set"], "greedy": summary["greedy"]["all"].get("pass@1"),
+                      **{f"sampled_{k}": v for k, v in summary.get("sampled", {}).get("all", {}).items()
+                         if k.startswith("pass@")}}))
+    return summary
