@@ -1,7 +1,13 @@
-"""Non-causal multi-head self-attention with a fused QKV projection, through PyTorch SDPA.
+"""Multi-head self-attention with a fused QKV projection, through PyTorch SDPA; non-causal unless masked.
 
 Axis legend: b batch, l sequence, h heads, d head_dim. The fused projection's rows are ordered
 q heads, then k heads, then v heads (the authors' layout), so their weights load unchanged.
+
+`attn_mask` (default None: every position sees every other, the models' behaviour) is an optional boolean
+[l, l] mask, True where a query may attend a key, handed to SDPA unchanged. It is module state rather than
+a forward argument so that a formulation needing it (hrm.codegen.causal) sets it once on a built model
+without threading it through the block, stack and recursion code; it is not a parameter or buffer, so
+checkpoints are unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from hrm.nn.rope import apply_rotary
 
 
 class Attention(nn.Module):
+    attn_mask: torch.Tensor | None = None
+
     def __init__(self, dim: int, num_heads: int) -> None:
         super().__init__()
         self.num_heads = num_heads
@@ -28,5 +36,6 @@ class Attention(nn.Module):
         q, k, v = qkv.unbind(dim=2)  # each [b, l, h, d]
         if rope is not None:
             q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                                             attn_mask=self.attn_mask)
         return self.o_proj(out.transpose(1, 2).reshape(b, l, -1))

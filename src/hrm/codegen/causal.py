@@ -1,0 +1,109 @@
+"""The causal formulation of a code task: the canvas row, but the answer region is decoded byte by byte.
+
+Layout (p = prompt_len, a = answer_len, answer bytes c_0 .. c_{n-1}, n < a):
+
+    inputs  [ prompt, PAD after | BLANK, c_0, ..., c_{n-1}, PAD ... ]
+    labels  [ IGNORE x p        | c_0,   c_1, ..., END,     IGNORE ... ]
+
+The answer region's input is its labels shifted right by one (BLANK plays BOS), and attention over it is
+causal (`causal_mask`): the prompt (and the puzzle prefix) see the prompt only, answer position t sees the
+prompt and answer positions <= t, whose inputs hold c_0 .. c_{t-1}. So no position ever sees the byte it
+predicts or a later one, in any ACT segment: the carried states at position t depend on the same inputs.
+Same bytes, tokens and prompt as the canvas (hrm.codegen.canvas); only the answer region's input differs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hrm.codegen.canvas import BLANK, END, IGNORE_LABEL, PAD, CanvasShape, decode_answer, encode_input, fit_prompt
+from hrm.codegen.training_data import SPLITS, read_canvas_shape
+from hrm.errors import ConfigError
+from hrm.models import ACTModel
+from hrm.nn.attention import Attention
+
+
+def causal_rows(canvas_inputs: np.ndarray, canvas_labels: np.ndarray, shape: CanvasShape
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Canvas rows [n, s] (answer bytes then END fill) -> causal (inputs, labels) [n, s] (module docstring)."""
+    answer = shape.answer_slice
+    region = canvas_labels[:, answer]
+    stop = (region == END).argmax(-1)  # the first END: every canvas answer ends with one
+    if not (region[np.arange(len(region)), stop] == END).all():
+        raise ValueError("a canvas answer region without END (the answer fills the canvas)")
+    scored = np.arange(shape.answer_len)[None, :] <= stop[:, None]
+    labels = canvas_labels.copy()
+    labels[:, answer] = np.where(scored, region, IGNORE_LABEL)
+    shifted = np.concatenate([np.full((len(region), 1), BLANK, region.dtype), region[:, :-1]], axis=1)
+    inputs = canvas_inputs.copy()
+    inputs[:, answer] = np.where(scored, shifted, PAD)
+    return inputs, labels
+
+
+def write_causal_dataset(canvas_dir: str | Path, out: str | Path) -> Path:
+    """A copy of a `hrm data code-synth` dataset with every split's rows in the causal layout."""
+    canvas_dir, out = Path(canvas_dir), Path(out)
+    shape = read_canvas_shape(canvas_dir)
+    shutil.copytree(canvas_dir, out)
+    for folder in SPLITS:
+        inputs_path, labels_path = out / folder / "all__inputs.npy", out / folder / "all__labels.npy"
+        inputs, labels = causal_rows(np.load(inputs_path), np.load(labels_path), shape)
+        np.save(inputs_path, inputs)
+        np.save(labels_path, labels)
+    return out
+
+
+def causal_mask(shape: CanvasShape, num_prefix: int) -> torch.Tensor:
+    """[l, l] boolean, l = num_prefix + seq_len, True where a query may attend a key: every query sees the
+    prefix and the prompt; an answer query also sees the answer positions up to itself."""
+    total = num_prefix + shape.seq_len
+    visible_prefix = num_prefix + shape.prompt_len
+    query = torch.arange(total).view(-1, 1)
+    key = torch.arange(total).view(1, -1)
+    return (key < visible_prefix) | ((key <= query) & (query >= visible_prefix))
+
+
+def make_causal(model: ACTModel, shape: CanvasShape) -> ACTModel:
+    """Set the causal mask on every attention layer of `model` (in place; returns it)."""
+    if getattr(model.config, "token_mixer", "attention") != "attention":
+        raise ConfigError("the causal formulation needs model.token_mixer 'attention' (an MLP mixer sees all)")
+    mask = causal_mask(shape, model.reasoner.num_prefix)
+    for module in model.modules():
+        if isinstance(module, Attention):
+            module.attn_mask = mask
+    return model
+
+
+@torch.inference_mode()
+def greedy_decode(model: ACTModel, shape: CanvasShape, prompts: list[str], batch_size: int = 200) -> list[str]:
+    """Greedy completions, one byte per step: each step runs all `max_segments` ACT segments from a fresh
+    carry on the prompt and the bytes so far, and takes the argmax at the next answer position. A row
+    stops at END (later steps give it PAD); decoding stops when every row has, or the region is full."""
+    act = model.eval()
+    start = shape.prompt_len
+    answers: list[str] = []
+    for first in range(0, len(prompts), batch_size):
+        rows = np.stack([encode_input(fit_prompt(p, shape), shape) for p in prompts[first:first + batch_size]])
+        inputs = torch.from_numpy(rows)
+        inputs[:, shape.answer_slice] = PAD
+        inputs[:, start] = BLANK
+        generated = torch.full((len(inputs), shape.answer_len), PAD, dtype=inputs.dtype)
+        done = torch.zeros(len(inputs), dtype=torch.bool)
+        batch = {"inputs": inputs, "labels": torch.full_like(inputs, IGNORE_LABEL),
+                 "puzzle_identifiers": torch.zeros(len(inputs), dtype=torch.int32)}
+        for t in range(shape.answer_len):
+            carry = act.initial_carry(batch)
+            for _ in range(act.config.max_segments):
+                carry, outputs = act(carry, batch)
+            token = outputs["logits"][:, start + t].argmax(-1).to(inputs.dtype)
+            generated[:, t] = torch.where(done, PAD, token)
+            done |= token == END
+            if done.all() or t + 1 == shape.answer_len:
+                break
+            inputs[:, start + t + 1] = generated[:, t]
+        answers += [decode_answer(row) for row in generated.numpy()]
+    return answers
