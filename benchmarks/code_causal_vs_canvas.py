@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from hrm.codegen.canvas import CanvasShape
-from hrm.codegen.causal import make_causal, write_causal_dataset
+from hrm.codegen.causal import write_causal_dataset
 from hrm.codegen.causal_eval import evaluate_causal_checkpoint
 from hrm.codegen.checkpoint_eval import evaluate_checkpoint, percent
 from hrm.codegen.report import machine_info
@@ -43,13 +43,11 @@ def train_one(root: Path, formulation: str, steps: int, max_minutes: float) -> N
     """Train one formulation in this process (1 thread); the causal one builds its model masked."""
     torch.set_num_threads(1)
     data = root / f"data_{formulation}"
-    cfg = load_config(RunConfig, CONFIG, [f"data.path={data}", f"max_steps={steps}", f"max_minutes={max_minutes}",
-                                          f"checkpoint_every={steps}", "eval_every=0"])
-    if formulation == "causal":
-        shape = read_canvas_shape(data)
-        build = train_run.build_model
-        train_run.build_model = lambda config: make_causal(build(config), shape)
-    train_run.train(cfg, root / f"run_{formulation}")
+    overrides = [f"data.path={data}", f"max_steps={steps}", f"max_minutes={max_minutes}",
+                 f"checkpoint_every={steps}", "eval_every=0"]
+    if formulation == "causal":  # the causal_answer extension masks attention (hrm.codegen.causal)
+        overrides.append(f"model.extensions.causal_answer.prompt_len={read_canvas_shape(data).prompt_len}")
+    train_run.train(load_config(RunConfig, CONFIG, overrides), root / f"run_{formulation}")
 
 
 def training_record(run_dir: Path) -> dict:

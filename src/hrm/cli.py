@@ -150,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     import hrm.neat  # noqa: F401  (registers the research model extensions)
+    import hrm.codegen.causal  # noqa: F401  (registers the causal_answer extension)
 
     args = build_parser().parse_args(argv)
     try:

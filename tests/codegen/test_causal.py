@@ -117,3 +117,26 @@ def test_causal_dataset_matches_canvas_dataset(tmp_path):
     causal = read_split(tmp_path / "causal", "train").sets["all"]
     expected = causal_rows(np.asarray(canvas.inputs), np.asarray(canvas.labels), CanvasShape(80, 48))
     assert (np.asarray(causal.inputs) == expected[0]).all() and (np.asarray(causal.labels) == expected[1]).all()
+
+
+def test_causal_answer_extension_masks_by_configuration_and_checks_its_options():
+    from dataclasses import replace
+
+    from hrm.errors import ConfigError
+    from hrm.nn.attention import Attention
+
+    masked_by_hand = tiny_causal_model()
+    torch.manual_seed(0)
+    base = masked_by_hand.config
+    by_config = build_model(replace(base, extensions={"causal_answer": {"prompt_len": SHAPE.prompt_len}})).eval()
+    masks = [m.attn_mask for m in by_config.modules() if isinstance(m, Attention)]
+    assert masks and all(torch.equal(m, causal_mask(SHAPE, by_config.reasoner.num_prefix)) for m in masks)
+    assert not any("attn_mask" in k for k in by_config.state_dict())  # checkpoints unchanged
+    inputs = torch.randint(BYTE_OFFSET, VOCAB_SIZE, (2, SHAPE.seq_len))
+    assert torch.equal(segment_logits(by_config, inputs), segment_logits(masked_by_hand, inputs))
+    for options, message in [({"prompt_len": 0}, ">= 1"), ({"prompt_len": SHAPE.seq_len}, "must be in"),
+                             ({"prompt_len": 3, "oops": 1}, "oops")]:
+        with pytest.raises(ConfigError, match=message):
+            build_model(replace(base, extensions={"causal_answer": options}))
+    with pytest.raises(ConfigError, match="token_mixer"):
+        build_model(replace(base, token_mixer="mlp", extensions={"causal_answer": {"prompt_len": 3}}))

@@ -15,15 +15,18 @@ Same bytes, tokens and prompt as the canvas (hrm.codegen.canvas); only the answe
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from hrm.codegen.canvas import BLANK, END, IGNORE_LABEL, PAD, CanvasShape, decode_answer, encode_input, fit_prompt
 from hrm.codegen.training_data import SPLITS, read_canvas_shape
 from hrm.errors import ConfigError
 from hrm.models import ACTModel
+from hrm.models.extensions import EXTENSIONS, ExtensionSpec
 from hrm.nn.attention import Attention
 
 
@@ -69,13 +72,35 @@ def causal_mask(shape: CanvasShape, num_prefix: int) -> torch.Tensor:
 
 def make_causal(model: ACTModel, shape: CanvasShape) -> ACTModel:
     """Set the causal mask on every attention layer of `model` (in place; returns it)."""
-    if getattr(model.config, "token_mixer", "attention") != "attention":
+    _mask_attention(model.reasoner, shape.prompt_len)
+    return model
+
+
+def _mask_attention(reasoner: nn.Module, prompt_len: int) -> None:
+    config = reasoner.config
+    if getattr(config, "token_mixer", "attention") != "attention":
         raise ConfigError("the causal formulation needs model.token_mixer 'attention' (an MLP mixer sees all)")
-    mask = causal_mask(shape, model.reasoner.num_prefix)
-    for module in model.modules():
+    if not 0 < prompt_len < config.seq_len:
+        raise ConfigError(f"causal_answer.prompt_len must be in 1..{config.seq_len - 1}, got {prompt_len}")
+    mask = causal_mask(CanvasShape(prompt_len, config.seq_len - prompt_len), reasoner.num_prefix)
+    for module in reasoner.modules():
         if isinstance(module, Attention):
             module.attn_mask = mask
-    return model
+
+
+@dataclass(kw_only=True)
+class CausalAnswerConfig:
+    """`model.extensions.causal_answer.prompt_len=P`: train and load a causal code model by configuration."""
+
+    prompt_len: int = 0  # positions before the answer region (the dataset's canvas prompt length)
+
+    def validate(self) -> None:
+        if self.prompt_len < 1:
+            raise ConfigError("model.extensions.causal_answer.prompt_len must be >= 1")
+
+
+EXTENSIONS.add("causal_answer", ExtensionSpec(
+    config=CausalAnswerConfig, apply=lambda reasoner, options: _mask_attention(reasoner, options.prompt_len)))
 
 
 @torch.inference_mode()

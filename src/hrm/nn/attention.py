@@ -5,9 +5,9 @@ q heads, then k heads, then v heads (the authors' layout), so their weights load
 
 `attn_mask` (default None: every position sees every other, the models' behaviour) is an optional boolean
 [l, l] mask, True where a query may attend a key, handed to SDPA unchanged. It is module state rather than
-a forward argument so that a formulation needing it (hrm.codegen.causal) sets it once on a built model
-without threading it through the block, stack and recursion code; it is not a parameter or buffer, so
-checkpoints are unchanged.
+a forward argument so that a formulation needing it (the `causal_answer` extension in hrm.codegen.causal)
+sets it once on a built model without threading it through the block, stack and recursion code; it is a
+non-persistent buffer, so it moves with the model between devices and checkpoints are unchanged.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from hrm.nn.rope import apply_rotary
 
 
 class Attention(nn.Module):
-    attn_mask: torch.Tensor | None = None
-
     def __init__(self, dim: int, num_heads: int) -> None:
         super().__init__()
+        self.register_buffer("attn_mask", None, persistent=False)
         self.num_heads = num_heads
         self.head_dim = dim // num_heads  # as the authors: heads * head_dim may fall short of dim
         self.qkv_proj = CastedLinear(dim, 3 * num_heads * self.head_dim)
