@@ -13,7 +13,7 @@ import torch
 from hrm.errors import PuzzleError
 from hrm.eval.evaluate import predict
 from hrm.eval.load import load_trained_model
-from hrm.eval.verify import sudoku_is_solved
+from hrm.eval.verify import sudoku_is_solved, sudoku_units
 
 SIDE, BOX = 9, 3
 BUNDLED_SUDOKU_MODEL = "sudoku_trm.safetensors"
@@ -35,11 +35,9 @@ def parse_sudoku(text: str) -> np.ndarray:
 
 
 def units() -> list[tuple[str, list[int]]]:
-    rows = [(f"row {r + 1}", [r * SIDE + c for c in range(SIDE)]) for r in range(SIDE)]
-    cols = [(f"column {c + 1}", [r * SIDE + c for r in range(SIDE)]) for c in range(SIDE)]
-    boxes = [(f"box {b + 1}", [(b // BOX * BOX + i) * SIDE + b % BOX * BOX + j for i in range(BOX) for j in range(BOX)])
-             for b in range(SIDE)]
-    return rows + cols + boxes
+    """(name, cells) of the 9 rows, 9 columns and 9 boxes, in `sudoku_units` order."""
+    kinds = ("row", "column", "box")
+    return [(f"{kinds[i // SIDE]} {i % SIDE + 1}", cells.tolist()) for i, cells in enumerate(sudoku_units(SIDE, BOX))]
 
 
 def first_conflict(grid: np.ndarray) -> str | None:
@@ -90,8 +88,7 @@ def solve_from_cli(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     solution, segments = solve_sudoku(puzzle, checkpoint, args.device)
     seconds = time.perf_counter() - start
-    kept = bool(np.all((puzzle == 0) | (solution == puzzle)))
-    valid = kept and bool(np.all(solution > 0)) and first_conflict(solution) is None
+    valid = bool(sudoku_is_solved(torch.as_tensor(puzzle + 1)[None], torch.as_tensor(solution + 1)[None]))
     print(format_grid(solution))
     print(f"{'valid solution' if valid else 'NOT a valid solution'} ({segments} segments, {seconds:.2f} s)")
     if not valid:

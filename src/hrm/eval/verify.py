@@ -15,7 +15,7 @@ import torch
 
 from hrm.registry import Registry
 
-BLANK_TOKEN, FIRST_DIGIT_TOKEN = 1, 2  # the authors' sudoku tokens: 0 pad, 1 blank, 2..n+1 digits 1..n
+FIRST_DIGIT_TOKEN = 2  # the authors' sudoku tokens: 0 pad, 1 blank, 2..n+1 digits 1..n
 
 Verifier = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (inputs [b, L], answers [b, L]) -> passes [b]
 
