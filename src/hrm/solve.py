@@ -74,7 +74,7 @@ def solve_sudoku(puzzle: np.ndarray, checkpoint: str | Path, device: str = "cpu"
 
 
 def bundled_sudoku_model() -> Path:
-    """The Sudoku model shipped inside the package (`hrm export` of benchmarks/sudoku_time_to_accuracy.py's run)."""
+    """The Sudoku model shipped inside the package (`hrm export` of benchmarks/time_to_accuracy.py's run)."""
     path = Path(str(resources.files("hrm") / "assets" / BUNDLED_SUDOKU_MODEL))
     if not path.is_file() or not path.with_suffix(".json").is_file():
         raise PuzzleError(f"the bundled sudoku model '{path}' is missing from this install: "
