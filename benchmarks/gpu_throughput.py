@@ -2,12 +2,17 @@
 
 Measures, per model: ms per training step (one ACT segment + backward + both optimizers, as the trainer
 runs it), examples/s, TFLOP/s (FLOPs counted by torch's FlopCounterMode on the same step) and the fraction
-of a bf16 matmul peak measured in the same run; evaluation at all 16 segments (puzzles/s); and, separately,
-what adaptive halting adds (segments actually run when rows stop at the Q head's halt signal).
+of a bf16 matmul peak measured in the same run; evaluation at all 16 segments (puzzles/s); and, separately
+(`--trained`), what halting adds on real puzzles with trained weights: puzzles/s, mean segments and exact
+accuracy when each puzzle stops at its Q head's halt or at its first rule-abiding answer, with batches that
+wait for their slowest row (`predict`) and with continuous batching (`stream_predict`: a stopped row takes the
+next puzzle at once).
 
     python benchmarks/gpu_throughput.py --out benchmarks/results/gpu_throughput   # on a GPU
     python benchmarks/gpu_throughput.py --quick                                    # CPU smoke test
     python benchmarks/gpu_throughput.py --fused --out benchmarks/results/gpu_fused # + Triton kernels, beside default
+    python benchmarks/gpu_throughput.py --models none --trained src/hrm/assets/sudoku_trm.safetensors \
+        --puzzles .gpu_data/sudoku-hard --out benchmarks/results/gpu_halting        # halting on real puzzles
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -150,16 +156,11 @@ def time_calls(fn, device: torch.device, warmup: int, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def eval_pass(model, forward, batch: dict[str, torch.Tensor], segments: int, adaptive: bool) -> int:
-    """All `segments` segments from a fresh carry (or until every row halted); returns segments run."""
+def eval_pass(model, forward, batch: dict[str, torch.Tensor], segments: int) -> None:
+    """All `segments` segments from a fresh carry, the authors' evaluation."""
     carry = model.initial_carry(batch)
-    for segment in range(1, segments + 1):
-        carry, outputs = forward(carry, batch)
-        if adaptive:
-            halts = outputs["q_halt_logits"] > (outputs["q_continue_logits"] if model.config.act_continue else 0)
-            if bool(halts.all()):
-                return segment
-    return segments
+    for _ in range(segments):
+        carry, _ = forward(carry, batch)
 
 
 def bench_model(name: str, config, batch_size: int, device: torch.device, compile_mode: str | None, peak: float,
@@ -177,9 +178,9 @@ def bench_model(name: str, config, batch_size: int, device: torch.device, compil
     segments = config.max_segments
     with torch.inference_mode():
         hrm.nn.fused.disable(model)
-        eval_flops = count_flops(lambda: eval_pass(model, model, batch, segments, adaptive=False))
+        eval_flops = count_flops(lambda: eval_pass(model, model, batch, segments))
         use_fused_kernels(model, fused)
-        eval_s = time_calls(lambda: eval_pass(model, forward, batch, segments, adaptive=False), device,
+        eval_s = time_calls(lambda: eval_pass(model, forward, batch, segments), device,
                             max(1, warmup // 4), max(1, repeats // 4))
     return {
         "model": name,
@@ -214,6 +215,55 @@ def profile_step(name: str, config, batch_size: int, device: torch.device, compi
     return f"## {name}: top kernels over 3 training steps\n{table}"
 
 
+HALTING_MODES = {  # name: (predict or stream, adaptive, verify)
+    "all segments (authors')": ("batch", False, None),
+    "Q-head halt, batch waits for its slowest row": ("batch", True, None),
+    "Q-head halt, continuous batching": ("stream", True, None),
+    "verified halt, batch waits for its slowest row": ("batch", False, "sudoku"),
+    "verified halt, continuous batching": ("stream", False, "sudoku"),
+}
+
+
+def bench_halting(trained: str, puzzles: str, batch_size: int, device: torch.device, fused: str,
+                  limit: int) -> list[dict]:
+    """Puzzles/s, mean segments and exact accuracy of a trained model on a real test split, per halting mode."""
+    from hrm.data.format import read_split
+    from hrm.eval.evaluate import predict
+    from hrm.eval.load import load_trained_model
+    from hrm.eval.stream import stream_predict
+    from hrm.eval.verify import VERIFIERS
+
+    model = load_trained_model(trained, device).model
+    use_fused_kernels(model, fused)
+    test = read_split(puzzles, "test").sets["all"]
+    inputs = torch.as_tensor(np.asarray(test.inputs[:limit])).to(device)
+    labels = torch.as_tensor(np.asarray(test.labels[:limit])).to(device)
+    ids = torch.zeros(inputs.shape[0], dtype=torch.int32, device=device)
+
+    def run(kind: str, adaptive: bool, verify) -> tuple[torch.Tensor, torch.Tensor]:
+        if kind == "stream":
+            return stream_predict(model, inputs, ids, batch_size, adaptive=adaptive, verify=verify)
+        parts = [predict(model, {"inputs": inputs[i:i + batch_size], "puzzle_identifiers": ids[i:i + batch_size]},
+                         adaptive=adaptive, verify=verify) for i in range(0, inputs.shape[0], batch_size)]
+        return torch.cat([a for a, _ in parts]), torch.cat([u for _, u in parts])
+
+    rows = []
+    for name, (kind, adaptive, verify_name) in HALTING_MODES.items():
+        verify = VERIFIERS.get(verify_name) if verify_name else None
+        with torch.inference_mode():
+            run(kind, adaptive, verify)  # warm-up
+            sync(device)
+            start = time.perf_counter()
+            answers, used = run(kind, adaptive, verify)
+            sync(device)
+            seconds = time.perf_counter() - start
+        rows.append({"mode": name, "puzzles": int(inputs.shape[0]), "batch_size": batch_size,
+                     "puzzles_per_s": inputs.shape[0] / seconds, "mean_segments": float(used.float().mean()),
+                     "exact_accuracy": float((answers == labels).all(-1).float().mean())})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def markdown(results: dict) -> str:
     lines = [f"# GPU throughput ({results['date']}, {results['device']}, torch {results['torch']})", "",
              f"bf16 matmul peak measured in this run: {results['matmul_peak_tflops']:.0f} TFLOP/s; batch "
@@ -227,6 +277,14 @@ def markdown(results: dict) -> str:
         lines.append(f"| {label} | {r['parameters'] / 1e6:.1f}M | {r['train_ms_per_step']:.1f} | "
                      f"{r['train_examples_per_s']:,.0f} | {r['train_tflops']:.0f} ({100 * (r['train_fraction_of_peak'] or 0):.0f}%) | "
                      f"{r['eval_puzzles_per_s']:,.0f} | {r['eval_tflops']:.0f} ({100 * (r['eval_fraction_of_peak'] or 0):.0f}%) |")
+    if results.get("halting"):
+        h = results["halting"]
+        base = h["modes"][0]["puzzles_per_s"]
+        lines += ["", f"Halting on real puzzles: `{h['trained']}` on the first {h['modes'][0]['puzzles']} test puzzles "
+                  f"of `{h['puzzles']}`, batch {h['modes'][0]['batch_size']}, fused={h['fused']} (no compile).", "",
+                  "| mode | puzzles/s | vs all segments | mean segments | exact accuracy |", "|---|---|---|---|---|"]
+        lines += [f"| {m['mode']} | {m['puzzles_per_s']:,.1f} | {m['puzzles_per_s'] / base:.2f}x | "
+                  f"{m['mean_segments']:.2f} | {m['exact_accuracy']:.4f} |" for m in h["modes"]]
     return "\n".join(lines) + "\n"
 
 
@@ -243,6 +301,9 @@ def main() -> None:
                         help="experiment: also time each model with Triton kernels on its gradient-free bf16 CUDA "
                              "block calls; 'all' (bare --fused) = SwiGLU-GEMM + down GEMM with residual/RMSNorm, "
                              "'swiglu' = the first only")
+    parser.add_argument("--trained", default=None, help="trained weights (hrm export) for the halting comparison")
+    parser.add_argument("--puzzles", default=None, help="dataset whose test split the halting comparison solves")
+    parser.add_argument("--halting-puzzles", type=int, default=5000, help="how many test puzzles it solves")
     parser.add_argument("--out", default=None, help="write <out>.json and <out>.md")
     parser.add_argument("--profile", action="store_true", help="print the top CUDA kernels of each training step")
     args = parser.parse_args()
@@ -268,7 +329,9 @@ def main() -> None:
             print(profile_step(name, configs[name], batch_size, device, compile_mode, rows=25, fused=args.fused),
                   flush=True)
         return
-    for name in args.models.split(","):
+    if bool(args.trained) != bool(args.puzzles):
+        parser.error("--trained and --puzzles go together")
+    for name in [m for m in args.models.split(",") if m != "none"]:
         config = configs[name]
         if args.quick:
             config.max_segments = 2
@@ -277,6 +340,10 @@ def main() -> None:
             row = bench_model(name, config, batch_size, device, compile_mode, peak, warmup, repeats, fused)
             results["models"].append(row)
             print(json.dumps(row), flush=True)
+    if args.trained:
+        results["halting"] = {"trained": args.trained, "puzzles": args.puzzles, "fused": args.fused,
+                              "modes": bench_halting(args.trained, args.puzzles, batch_size, device, args.fused,
+                                                     8 if args.quick else args.halting_puzzles)}
     table = markdown(results)
     print(table)
     if args.out:
