@@ -77,12 +77,7 @@ def main() -> None:
         "parameters": sum(p.numel() for p in load_trained_model(root / "run").model.parameters()),
         "sets": evals, "humaneval_anchors": ANCHORS,
     }
-    if "synthetic" in evals:
-        summary["synthetic_diagnostics"] = synthetic_diagnostics(root / "eval" / "synthetic" / "samples_greedy.jsonl")
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
-    out.with_suffix(".md").write_text(render(summary))
-    print(render(summary))
+    write_results(summary, root, Path(args.out), render)
 
 
 def synthetic_diagnostics(samples_path: Path) -> dict[str, dict[str, int]]:
@@ -123,10 +118,25 @@ def render(summary: dict) -> str:
              f"{json.dumps(summary['data']['dropped_too_long'])}",
              f"- training: {training['steps']} steps of {cfg['global_batch_size']} in {training['minutes']:.1f} "
              f"minutes, final train lm_loss {training['final_train_lm_loss']:.3f}", ""]
+    return "\n".join(lines + set_sections(summary, "canvas TRM", "Greedy answers (4 segments)"))
+
+
+def write_results(summary: dict, root: Path, out: Path, render) -> None:
+    """Add the synthetic diagnostics, then write <out>.json and <out>.md and print the markdown."""
+    if "synthetic" in summary["sets"]:
+        summary["synthetic_diagnostics"] = synthetic_diagnostics(root / "eval" / "synthetic" / "samples_greedy.jsonl")
+    out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
+    out.with_suffix(".md").write_text(render(summary))
+    print(render(summary))
+
+
+def set_sections(summary: dict, model_label: str, greedy_label: str) -> list[str]:
+    """Per problem set: its score table, the synthetic diagnostics, and HumanEval next to the anchors."""
+    lines = []
     for name, result in summary["sets"].items():
         lines += [f"## {name}", "", *summary_table(result)]
         if name == "synthetic" and "synthetic_diagnostics" in summary:
-            lines += ["Greedy answers (4 segments) against the reference programs:", "",
+            lines += [f"{greedy_label} against the reference programs:", "",
                       "| split | tasks | byte-exact | right shape, digits masked |", "| --- | --- | --- | --- |"]
             lines += [f"| {split} | {row['tasks']} | {percent(row['exact'] / row['tasks'])} | "
                       f"{percent(row['shape'] / row['tasks'])} |"
@@ -137,13 +147,13 @@ def render(summary: dict) -> str:
         sampled = he.get("sampled", {}).get("all", {})
         lines += ["## HumanEval next to published small models (pass@1 / pass@10, %)", "",
                   "| model | params | pass@1 | pass@10 |", "| --- | --- | --- | --- |",
-                  f"| ours (canvas TRM, greedy / sampled) | {summary['parameters'] / 1e3:.0f}K "
+                  f"| ours ({model_label}, greedy / sampled) | {summary['parameters'] / 1e3:.0f}K "
                   f"| {percent(he['greedy']['all'].get('pass@1'))} / {percent(sampled.get('pass@1'))} "
                   f"| {percent(sampled.get('pass@10'))} |"]
         lines += [f"| {name} | {size} | {p1:.2f} | {'—' if p10 is None else f'{p10:.2f}'} |"
                   for name, size, p1, p10 in summary["humaneval_anchors"]]
         lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ def _add_code(sub: argparse._SubParsersAction) -> None:
                           help="humaneval | mbpp | synthetic[:FILE.jsonl] | polyglot | lcb:FILE.jsonl")
     answers = evaluate.add_mutually_exclusive_group(required=True)
     answers.add_argument("--samples", help="JSONL: {task_id, completion[, edit_format]} per line")
-    answers.add_argument("--checkpoint", help="a canvas code model (run or checkpoint folder): generate, then grade")
+    answers.add_argument("--checkpoint", help="a code model, canvas or causal (run or checkpoint folder): generate, then grade")
     answers.add_argument("--reference", action="store_true", help="grade the dataset's reference solutions")
     evaluate.add_argument("--edit-format", default=None, help="polyglot samples without edit_format: whole | diff")
     evaluate.add_argument("--k", default="1,10,100", help="comma-separated k for pass@k (those all tasks allow)")
@@ -131,6 +131,8 @@ def _add_code(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
     model.add_argument("--data", default=None, help="the model's code-synth dataset (default: the run's own)")
     model.add_argument("--seed", type=int, default=0, help="sampling seed")
+    model.add_argument("--sample-tasks", type=int, default=None,
+                       help="sample only N tasks spread evenly over the set (greedy still covers every task)")
 
     def handler(args: argparse.Namespace) -> None:
         from hrm.codegen.evaluate import eval_from_cli

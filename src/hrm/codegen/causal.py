@@ -5,6 +5,8 @@ Layout (p = prompt_len, a = answer_len, answer bytes c_0 .. c_{n-1}, n < a):
     inputs  [ prompt, PAD after | BLANK, c_0, ..., c_{n-1}, PAD ... ]
     labels  [ IGNORE x p        | c_0,   c_1, ..., END,     IGNORE ... ]
 
+(An answer of exactly `a` bytes has no END: its labels are c_0 .. c_{a-1}.)
+
 The answer region's input is its labels shifted right by one (BLANK plays BOS), and attention over it is
 causal (`causal_mask`): the prompt (and the puzzle prefix) see the prompt only, answer position t sees the
 prompt and answer positions <= t, whose inputs hold c_0 .. c_{t-1}. So no position ever sees the byte it
@@ -22,7 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from hrm.codegen.canvas import BLANK, END, IGNORE_LABEL, PAD, CanvasShape, decode_answer, encode_input, fit_prompt
+from hrm.codegen.canvas import BLANK, BYTE_OFFSET, END, IGNORE_LABEL, PAD, CanvasShape, decode_answer, encode_input, \
+    fit_prompt
+from hrm.codegen.generate import LOG_PROBS
 from hrm.codegen.training_data import SPLITS, read_canvas_shape
 from hrm.errors import ConfigError
 from hrm.models import ACTModel
@@ -35,9 +39,9 @@ def causal_rows(canvas_inputs: np.ndarray, canvas_labels: np.ndarray, shape: Can
     """Canvas rows [n, s] (answer bytes then END fill) -> causal (inputs, labels) [n, s] (module docstring)."""
     answer = shape.answer_slice
     region = canvas_labels[:, answer]
-    stop = (region == END).argmax(-1)  # the first END: every canvas answer ends with one
-    if not (region[np.arange(len(region)), stop] == END).all():
-        raise ValueError("a canvas answer region without END (the answer fills the canvas)")
+    ends = region == END
+    # the first END; an answer that fills the whole region has none and is scored to its last byte
+    stop = np.where(ends.any(-1), ends.argmax(-1), shape.answer_len - 1)
     scored = np.arange(shape.answer_len)[None, :] <= stop[:, None]
     labels = canvas_labels.copy()
     labels[:, answer] = np.where(scored, region, IGNORE_LABEL)
@@ -103,13 +107,23 @@ EXTENSIONS.add("causal_answer", ExtensionSpec(
     config=CausalAnswerConfig, apply=lambda reasoner, options: _mask_attention(reasoner, options.prompt_len)))
 
 
-@torch.inference_mode()
 def greedy_decode(model: ACTModel, shape: CanvasShape, prompts: list[str], batch_size: int = 200) -> list[str]:
-    """Greedy completions, one byte per step: each step runs all `max_segments` ACT segments from a fresh
-    carry on the prompt and the bytes so far, and takes the argmax at the next answer position. A row
-    stops at END (later steps give it PAD); decoding stops when every row has, or the region is full."""
+    """Greedy completions (`decode` at temperature 0)."""
+    return decode(model, shape, prompts, batch_size=batch_size)
+
+
+@torch.inference_mode()
+def decode(model: ACTModel, shape: CanvasShape, prompts: list[str], *, temperature: float = 0.0,
+           generator: torch.Generator | None = None, batch_size: int = 200) -> list[str]:
+    """Completions, one byte per step: each step runs all `max_segments` ACT segments from a fresh carry on
+    the prompt and the bytes so far, then takes the next answer byte: the argmax at temperature 0 (greedy),
+    else a draw from the model's distribution (the trained loss's probabilities) sharpened to p^(1/T).
+    A row stops at its first non-byte token (END; a PAD or BLANK ends the decoded text just the same) and
+    leaves the batch, so later steps run only the rows still writing; decoding stops when none is left or
+    the answer region is full."""
     act = model.eval()
     start = shape.prompt_len
+    log_probs_of = LOG_PROBS[act.config.loss] if temperature > 0 else None
     answers: list[str] = []
     for first in range(0, len(prompts), batch_size):
         rows = np.stack([encode_input(fit_prompt(p, shape), shape) for p in prompts[first:first + batch_size]])
@@ -117,18 +131,26 @@ def greedy_decode(model: ACTModel, shape: CanvasShape, prompts: list[str], batch
         inputs[:, shape.answer_slice] = PAD
         inputs[:, start] = BLANK
         generated = torch.full((len(inputs), shape.answer_len), PAD, dtype=inputs.dtype)
-        done = torch.zeros(len(inputs), dtype=torch.bool)
-        batch = {"inputs": inputs, "labels": torch.full_like(inputs, IGNORE_LABEL),
-                 "puzzle_identifiers": torch.zeros(len(inputs), dtype=torch.int32)}
+        active = torch.arange(len(inputs))
         for t in range(shape.answer_len):
+            rows_in = inputs[active]
+            batch = {"inputs": rows_in, "labels": torch.full_like(rows_in, IGNORE_LABEL),
+                     "puzzle_identifiers": torch.zeros(len(rows_in), dtype=torch.int32)}
             carry = act.initial_carry(batch)
             for _ in range(act.config.max_segments):
                 carry, outputs = act(carry, batch)
-            token = outputs["logits"][:, start + t].argmax(-1).to(inputs.dtype)
-            generated[:, t] = torch.where(done, PAD, token)
-            done |= token == END
-            if done.all() or t + 1 == shape.answer_len:
+            logits = outputs["logits"][:, start + t]
+            if log_probs_of is None:
+                token = logits.argmax(-1)
+            else:
+                probs = torch.softmax(log_probs_of(logits.double()) / temperature, dim=-1)
+                token = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            token = token.to(inputs.dtype)
+            generated[active, t] = token
+            if t + 1 < shape.answer_len:
+                inputs[active, start + t + 1] = token
+            active = active[token >= BYTE_OFFSET]
+            if not len(active):
                 break
-            inputs[:, start + t + 1] = generated[:, t]
         answers += [decode_answer(row) for row in generated.numpy()]
     return answers

@@ -1,9 +1,14 @@
-"""`hrm code eval --checkpoint PATH`: generate with a canvas model, grade in the sandbox, report.
+"""`hrm code eval --checkpoint PATH`: generate with a code model, grade in the sandbox, report.
+
+The model is a canvas or a causal one (read from its run config; hrm.codegen.code_models holds one
+`generate` per formulation); everything after generation is shared.
 
 Per task the model answers from its canvas prompt (RECIPES: what part of the task's prompt goes on the canvas,
 and what program the harness will run, for the syntax screen). Reported:
-- greedy pass@1 after each segment 1..S, and with adaptive halting (the first segment whose Q head says halt);
-- sampled pass@1 and pass@k (unbiased estimator) from `num_samples` samples per task at the last segment;
+- greedy pass@1 after each segment 1..S, and with adaptive halting (the first segment whose Q head says halt)
+  (causal: one greedy column, all segments per byte, no adaptive halting);
+- sampled pass@1 and pass@k (unbiased estimator) from `num_samples` samples per task at the last segment
+  (on every task, or on `--sample-tasks N` evenly spread ones, which the summary names);
 - for the synthetic set, the same split into held-out instances (`seen`) and held-out templates (`unseen`);
 - `fits_canvas`: the share of reference solutions short enough for the answer region (a ceiling on pass@k).
 
@@ -26,8 +31,9 @@ from typing import Callable, Sequence
 import torch
 from tqdm import tqdm
 
+from hrm.codegen.canvas import CanvasShape, fit_prompt
 from hrm.codegen.evaluate import parse_problems
-from hrm.codegen.generate import CanvasModel, first_halt, greedy_answers, run_canvas, sampled_answers
+from hrm.codegen.code_models import FORMULATIONS, load_code_model
 from hrm.codegen.outcome import Outcome, failed
 from hrm.codegen.problems import ProblemSet, Sample, Task
 from hrm.codegen.problems.synthetic import split_of
@@ -111,30 +117,40 @@ def _scores(problem_set: str, results: list[SampleResult], ks: Sequence[int]) ->
     return {name: summarize(group, ks) for name, group in _groups(problem_set, results).items()}
 
 
+def sample_subset(num_tasks: int, sample_tasks: int | None) -> list[int]:
+    """Indices of the tasks that get sampled: all, or `sample_tasks` of them spread evenly over the list
+    (so a synthetic subset holds both splits)."""
+    if sample_tasks is None or sample_tasks >= num_tasks:
+        return list(range(num_tasks))
+    return sorted({(i * num_tasks) // sample_tasks for i in range(sample_tasks)})
+
+
 def evaluate_checkpoint(checkpoint: str, spec: str, *, num_samples: int, temperature: float, ks: Sequence[int],
                         num_workers: int, max_tasks: int | None, data_path: str | None, seed: int,
-                        out: Path | None) -> dict:
-    """Generate, grade and summarise (module docstring); writes reports and samples under `out`."""
+                        out: Path | None, sample_tasks: int | None = None) -> dict:
+    """Generate, grade and summarise (module docstring); writes reports and samples under `out`.
+    The model's formulation (canvas or causal, hrm.codegen.code_models) decides how it writes code;
+    `sample_tasks` limits sampling to that many evenly spread tasks (greedy covers every task)."""
     problem_set, source = parse_problems(spec)
     if problem_set.name not in RECIPES:
         raise HRMError(f"--checkpoint supports problem sets {RECIPES.names()}, not '{problem_set.name}'")
     recipe = RECIPES.get(problem_set.name)
     tasks = list(problem_set.load(source))[:max_tasks]
-    model = CanvasModel.load(checkpoint, data_path)
+    model = load_code_model(checkpoint, data_path)
+    formulation = FORMULATIONS.get(model.formulation)
+    sampled_at = sample_subset(len(tasks), sample_tasks) if num_samples else []
     start = time.monotonic()
-    outputs = run_canvas(model, [recipe.prompt(task) for task in tasks])
+    generation = formulation.generate(model, [recipe.prompt(task) for task in tasks], sampled_at, num_samples,
+                                      temperature, torch.Generator().manual_seed(seed))
     generate_seconds = time.monotonic() - start
     ids = [task.task_id for task in tasks]
-    num_segments = outputs.log_probs.shape[0]
-    greedy = [greedy_answers(outputs.log_probs[s]) for s in range(num_segments)]
-    halt_at = first_halt(outputs.halts).tolist()
-    generator = torch.Generator().manual_seed(seed)
-    sampled = sampled_answers(outputs.log_probs[-1], num_samples, temperature, generator) if num_samples else []
+    greedy, halt_at, sampled = generation.greedy, generation.halt_at, generation.sampled
+    num_columns = len(greedy)
 
-    variants = {str(s): [[answer] for answer in greedy[s]] for s in range(num_segments)}
-    if sampled:
-        variants["sampled"] = sampled
+    variants = {str(s): [[answer] for answer in greedy[s]] for s in range(num_columns)}
+    sampled_ids = [ids[i] for i in sampled_at]
     pairs = {(task_id, c) for answers in variants.values() for task_id, cs in zip(ids, answers) for c in cs}
+    pairs |= {(task_id, c) for task_id, cs in zip(sampled_ids, sampled) for c in cs}
     outcomes = grade_unique(problem_set, recipe, tasks, pairs, Sandbox(), num_workers)
 
     def results_of(variant: Callable[[int], str]) -> list[SampleResult]:
@@ -143,30 +159,37 @@ def evaluate_checkpoint(checkpoint: str, spec: str, *, num_samples: int, tempera
                 for i, task_id in enumerate(ids) for index, completion in enumerate(variants[variant(i)][i])]
 
     command = shlex.join(["hrm", *sys.argv[1:]]) if sys.argv else ""
-    final = results_of(lambda i: str(num_segments - 1))
+    final = results_of(lambda i: str(num_columns - 1))
     summary: dict = {
         "checkpoint": str(model.source), "problem_set": problem_set.name, "num_tasks": len(tasks),
-        "canvas": vars(model.shape), "segments": num_segments, "temperature": temperature,
-        "num_samples": num_samples, "generate_seconds": generate_seconds,
+        "formulation": model.formulation, "decoding": formulation.describe,
+        "canvas": vars(model.shape), "segments": model.segments, "greedy_columns": generation.columns,
+        "temperature": temperature, "num_samples": num_samples, "generate_seconds": generate_seconds,
         "fits_canvas": _fits_canvas(problem_set, tasks, model.shape.answer_len),
         "greedy": _scores(problem_set.name, final, [1]),
         "greedy_by_segment": [_scores(problem_set.name, results_of(lambda i, s=s: str(s)), [1])
-                              for s in range(num_segments)],
-        "adaptive": _scores(problem_set.name, results_of(lambda i: str(halt_at[i])), [1]),
-        "mean_adaptive_segments": sum(h + 1 for h in halt_at) / max(1, len(halt_at)),
+                              for s in range(num_columns)],
     }
+    if halt_at is not None:
+        summary["adaptive"] = _scores(problem_set.name, results_of(lambda i: str(halt_at[i])), [1])
+        summary["mean_adaptive_segments"] = sum(h + 1 for h in halt_at) / max(1, len(halt_at))
     reports = {"greedy": build_report(problem_set=problem_set.name, source=source, command=command, results=final,
                                       ks=[1], skipped={}, num_skipped_tasks=0, num_unsampled_tasks=0,
                                       seconds=time.monotonic() - start)}
     if sampled:
-        sampled_results = results_of(lambda i: "sampled")
+        sampled_results = [SampleResult(task_id, "python", index, outcomes[(task_id, completion)])
+                           for task_id, completions in zip(sampled_ids, sampled)
+                           for index, completion in enumerate(completions)]
+        summary["num_sampled_tasks"] = len(sampled_ids)
+        summary["sampled_task_ids"] = sampled_ids if len(sampled_ids) < len(ids) else "all"
         summary["sampled"] = _scores(problem_set.name, sampled_results, ks)
         reports["sampled"] = build_report(problem_set=problem_set.name, source=source, command=command,
                                           results=sampled_results, ks=ks, skipped={}, num_skipped_tasks=0,
-                                          num_unsampled_tasks=0, seconds=time.monotonic() - start)
+                                          num_unsampled_tasks=len(ids) - len(sampled_ids),
+                                          seconds=time.monotonic() - start)
     summary["seconds"] = time.monotonic() - start
     if out is not None:
-        _write(out, summary, reports, ids, greedy[-1], sampled)
+        _write(out, summary, reports, ids, greedy[-1], sampled_ids, sampled)
     return summary
 
 
@@ -177,7 +200,7 @@ def _fits_canvas(problem_set: ProblemSet, tasks: Sequence[Task], answer_len: int
 
 
 def _write(out: Path, summary: dict, reports: dict, ids: list[str], greedy: list[str],
-           sampled: list[list[str]]) -> None:
+           sampled_ids: list[str], sampled: list[list[str]]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, report in reports.items():
         for path in write_report(report, out, stem=name):
@@ -187,7 +210,7 @@ def _write(out: Path, summary: dict, reports: dict, ids: list[str], greedy: list
             handle.write(json.dumps({"task_id": task_id, "completion": completion}) + "\n")
     if sampled:
         with open(out / "samples_sampled.jsonl", "w") as handle:
-            for task_id, completions in zip(ids, sampled):
+            for task_id, completions in zip(sampled_ids, sampled):
                 for completion in completions:
                     handle.write(json.dumps({"task_id": task_id, "completion": completion}) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -204,24 +227,34 @@ def render_summary(summary: dict) -> str:
 
 
 def summary_table(summary: dict) -> list[str]:
-    """Pass rates per group: greedy after each segment, adaptive halting, sampled pass@k, syntax validity."""
+    """Pass rates per group: greedy per column (canvas: after each segment), adaptive halting (canvas only),
+    sampled pass@k, syntax validity."""
     groups = list(summary["greedy"])
+    columns = summary.get("greedy_columns") or [f"{s + 1} seg" for s in range(summary["segments"])]
+    adaptive = summary.get("adaptive")
     ks = sorted({key for scores in summary.get("sampled", {}).values() for key in scores if key.startswith("pass@")},
                 key=lambda k: int(k.split("@")[1]))
-    lines = [f"{summary['num_tasks']} tasks; canvas {summary['canvas']['prompt_len']} prompt + "
-             f"{summary['canvas']['answer_len']} answer bytes; {summary['segments']} segments; sampled: "
-             f"{summary['num_samples']} per task at T = {summary['temperature']}; reference solutions that fit "
-             f"the answer region: {percent(summary['fits_canvas'])}", "",
-             "| group | " + " | ".join(f"greedy, {s + 1} seg" for s in range(summary["segments"]))
-             + " | adaptive halting | " + " | ".join(f"sampled {k}" for k in ks) + " | syntax-valid (greedy) |",
-             "| --- " * (summary["segments"] + 3 + len(ks)) + "|"]
+    sampled_on = summary.get("num_sampled_tasks", summary["num_tasks"])
+    subset = "" if sampled_on == summary["num_tasks"] else f" on {sampled_on} of the {summary['num_tasks']} tasks"
+    lines = [f"{summary['num_tasks']} tasks; {summary.get('formulation', 'canvas')} model; canvas "
+             f"{summary['canvas']['prompt_len']} prompt + {summary['canvas']['answer_len']} answer bytes; "
+             f"{summary['segments']} segments; sampled: {summary['num_samples']} per task at "
+             f"T = {summary['temperature']}{subset}; reference solutions that fit the answer region: "
+             f"{percent(summary['fits_canvas'])}", "",
+             "| group | " + " | ".join(f"greedy, {c}" for c in columns)
+             + (" | adaptive halting" if adaptive else "") + "".join(f" | sampled {k}" for k in ks)
+             + " | syntax-valid (greedy) |",
+             "| --- " * (len(columns) + 2 + bool(adaptive) + len(ks)) + "|"]
     for group in groups:
         cells = [percent(seg[group].get("pass@1")) for seg in summary["greedy_by_segment"]]
-        cells.append(percent(summary["adaptive"][group].get("pass@1")))
+        if adaptive:
+            cells.append(percent(adaptive[group].get("pass@1")))
         cells += [percent(summary["sampled"][group].get(k)) for k in ks]
         cells.append(percent(summary["greedy"][group].get("syntax_valid_rate")))
         lines.append(f"| {group} | " + " | ".join(cells) + " |")
-    return lines + ["", f"mean segments under adaptive halting: {summary['mean_adaptive_segments']:.2f}", ""]
+    if adaptive:
+        lines += ["", f"mean segments under adaptive halting: {summary['mean_adaptive_segments']:.2f}"]
+    return lines + [""]
 
 
 def checkpoint_eval_from_cli(args) -> dict:
@@ -232,12 +265,34 @@ def checkpoint_eval_from_cli(args) -> dict:
         raise HRMError(f"--k must be comma-separated integers, got '{args.k}'") from None
     if args.samples_per_task < 0 or args.temperature <= 0:
         raise HRMError("--samples-per-task must be >= 0 and --temperature > 0")
+    if getattr(args, "sample_tasks", None) is not None and args.sample_tasks < 1:
+        raise HRMError("--sample-tasks must be >= 1")
     summary = evaluate_checkpoint(args.checkpoint, args.problems, num_samples=args.samples_per_task,
                                   temperature=args.temperature, ks=ks, num_workers=args.workers,
                                   max_tasks=args.max_tasks, data_path=args.data, seed=args.seed,
-                                  out=Path(args.out) if args.out else None)
+                                  out=Path(args.out) if args.out else None,
+                                  sample_tasks=getattr(args, "sample_tasks", None))
     print(render_summary(summary))
     print(json.dumps({"problem_set": summary["problem_set"], "greedy": summary["greedy"]["all"].get("pass@1"),
                       **{f"sampled_{k}": v for k, v in summary.get("sampled", {}).get("all", {}).items()
                          if k.startswith("pass@")}}))
     return summary
+
+
+def grade_greedy(spec: str, generate: Callable[[list[str]], list[str]], shape: CanvasShape,
+                 num_workers: int = 2, max_tasks: int | None = None) -> dict:
+    """Greedy pass@1 per group (all / seen / unseen on the synthetic set) of `generate`(prompts), where the
+    prompts are the canvas recipe's, cut to the canvas head as in training; graded in the sandbox."""
+    problem_set, source = parse_problems(spec)
+    recipe = RECIPES.get(problem_set.name)
+    tasks = list(problem_set.load(source))[:max_tasks]
+    start = time.monotonic()
+    completions = generate([fit_prompt(recipe.prompt(task), shape) for task in tasks])
+    generate_seconds = time.monotonic() - start
+    ids = [task.task_id for task in tasks]
+    outcomes = grade_unique(problem_set, recipe, tasks, set(zip(ids, completions)), Sandbox(), num_workers)
+    results = [SampleResult(task_id, "python", 0, outcomes[(task_id, completion)])
+               for task_id, completion in zip(ids, completions)]
+    return {"problem_set": problem_set.name, "num_tasks": len(tasks), "generate_seconds": generate_seconds,
+            "greedy": _scores(problem_set.name, results, [1]), "completions": dict(zip(ids, completions)),
+            "seconds": time.monotonic() - start}

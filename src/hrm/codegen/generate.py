@@ -18,10 +18,7 @@ import numpy as np
 import torch
 
 from hrm.codegen.canvas import IGNORE_LABEL, CanvasShape, decode_answer, encode_input, fit_prompt
-from hrm.codegen.training_data import read_canvas_shape
-from hrm.errors import CheckpointError
 from hrm.eval.evaluate import halt_signal
-from hrm.eval.load import load_trained_model
 from hrm.models import ACTModel
 from hrm.nn.losses import stablemax_log_probs
 
@@ -35,18 +32,6 @@ class CanvasModel:
     model: ACTModel
     shape: CanvasShape
     source: Path
-
-    @classmethod
-    def load(cls, checkpoint: str | Path, data_path: str | Path | None = None) -> "CanvasModel":
-        loaded = load_trained_model(checkpoint, "cpu")
-        folder = data_path or loaded.data_path
-        if folder is None:
-            raise CheckpointError(f"'{checkpoint}': the checkpoint names no dataset; pass its code-synth folder")
-        shape = read_canvas_shape(Path(folder))
-        if shape.seq_len != loaded.model.config.seq_len:
-            raise CheckpointError(f"'{folder}' has a {shape.seq_len}-token canvas, the model "
-                                  f"{loaded.model.config.seq_len}")
-        return cls(loaded.model, shape, loaded.source)
 
 
 @dataclass
