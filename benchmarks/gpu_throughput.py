@@ -268,9 +268,10 @@ def markdown(results: dict) -> str:
     lines = [f"# GPU throughput ({results['date']}, {results['device']}, torch {results['torch']})", "",
              f"bf16 matmul peak measured in this run: {results['matmul_peak_tflops']:.0f} TFLOP/s; batch "
              f"{results['batch_size']}, Sudoku shape (81 cells); compile={results['compile']}; "
-             f"fused={results.get('fused', 'none')}; evaluation runs all 16 segments.", "",
-             "| model | params | train ms/step | train examples/s | train TFLOP/s (of peak) | eval puzzles/s | eval TFLOP/s (of peak) |",
-             "|---|---|---|---|---|---|---|"]
+             f"fused={results.get('fused', 'none')}; evaluation runs all 16 segments."]
+    if results["models"]:
+        lines += ["", "| model | params | train ms/step | train examples/s | train TFLOP/s (of peak) | eval puzzles/s | "
+                  "eval TFLOP/s (of peak) |", "|---|---|---|---|---|---|---|"]
     for r in results["models"]:
         fused = r.get("fused", "none")
         label = r["model"] if fused == "none" else f"{r['model']}, fused {fused}"

@@ -128,14 +128,16 @@ def comparison(results: list[dict]) -> str:
              "same device type. Curve: EMA weights on the first 1,000 hard test puzzles, all 16 segments; minutes "
              "of wall clock since training started (compilation and evaluations included).", "",
              "| run | steps | train min | min to reach " + f"{target:.3f} (`{tags[0]}` final) | "
-             "hard 5,000: exact | adaptive exact (mean seg.) | random minimal 1,000: exact |", "|---|---|---|---|---|---|---|"]
+             "hard 5,000: exact | adaptive exact (mean seg.) | verified exact (mean seg.) | random minimal 1,000: exact |",
+             "|---|---|---|---|---|---|---|---|"]
     for tag, r in zip(tags, results):
         hard, minimal = r["final"]["hard (float32)"], r["final"].get("random_minimal (float32)")
         cap = f"@{int(hard['steps'])}/"
         reach = minutes_to_reach(r["curve"], target)
         lines.append(f"| {tag} | {r['steps']} | {r['train_minutes']:.1f} | "
                      f"{'not reached' if reach is None else f'{reach:.1f}'} | {hard['exact_accuracy']:.4f} | "
-                     f"{hard['adaptive' + cap + 'exact_accuracy']:.4f} ({hard['adaptive' + cap + 'mean_segments']:.2f}) "
+                     f"{hard['adaptive' + cap + 'exact_accuracy']:.4f} ({hard['adaptive' + cap + 'mean_segments']:.2f}) | "
+                     f"{hard['verified' + cap + 'exact_accuracy']:.4f} ({hard['verified' + cap + 'mean_segments']:.2f}) "
                      f"| {minimal['exact_accuracy'] if minimal else float('nan'):.4f} |")
     grid = sorted({round(p["minutes"]) for r in results for p in r["curve"]})
     lines += ["", "Exact accuracy at each whole minute (last evaluation at or before it):", "",
