@@ -1,15 +1,21 @@
-"""BLT on Python source code: where entropy patches start, and what the latent transformer saves (CPU, 1 thread).
+"""BLT on Python source code: where entropy patches start, and whether the latent transformer, seeing several
+times fewer positions than bytes, reaches a byte transformer's held-out loss (CPU, 1 thread).
 
-The corpus is the standard library's top-level *.py files; every 10th file is held out. Steps:
-1. Train the small causal entropy model; score it on held-out code.
-2. Pick global thresholds that give a target number of bytes per patch on training windows, then patch
-   held-out windows: entropy at patch-start bytes versus the others (global and approximately-monotonic
+The corpus is every distinct *.py file of the standard library; every 10th file is held out. Training reads
+non-overlapping 256-byte windows of the training files in one seeded order, so no model sees a byte twice
+and every model reads the same windows (a run of fewer steps reads a prefix of them). Steps:
+1. Train the small causal entropy model on the first windows; score it on held-out code.
+2. Pick global thresholds that give a target number of bytes per patch on unused training windows, then
+   patch held-out windows: entropy at patch-start bytes versus the others (global and approximately-monotonic
    rules, fixed-size patches as the control), and how often patches start at the first byte of a word.
-3. Train, with the same batches and steps, a byte-level transformer baseline and BLTs whose latent runs
-   over entropy patches (and fixed patches) of several sizes; score bits per byte on held-out code,
-   with forward FLOPs per byte and the positions the big (latent or baseline) transformer sees.
+3. Train, on the next windows, a byte-level transformer baseline for --steps steps (equal steps = equal
+   bytes) and each BLT run for --steps steps; for each BLT also a baseline with the BLT's training FLOPs
+   (equal compute: 3x forward FLOPs per byte, plus the entropy model's forward for entropy patching).
+   Score bits per byte on held-out windows, each model on the same windows, with the paired difference to
+   the baseline and its standard error with windows grouped by held-out file.
 
     python benchmarks/neat_blt.py --out benchmarks/results/neat_blt
+    python benchmarks/neat_blt.py --steps 1500 --runs entropy:4 --out benchmarks/results/neat_blt_long
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from hrm.neat.blt import BLTConfig, BLTModel, EntropyModel, Patcher, decode_ids, threshold_for_mean_patch_size
-from hrm.neat.blt.byte_vocab import OFFSET, VOCAB_SIZE
+from hrm.neat.blt.byte_vocab import OFFSET
 from hrm.neat.blt.corpus import ByteCorpus, next_byte_loss, stdlib_sources
+from hrm.neat.blt.evaluation import bits_per_window, mean_and_se
 from hrm.neat.blt.patching import patch_ids
 
 CONTEXT = 256  # bytes per training and evaluation window
@@ -40,6 +47,9 @@ BASELINE = dict(dim=128, num_layers=2, num_heads=4)  # as wide as the BLT latent
 BLT = dict(local_dim=64, latent_dim=128, num_encoder_layers=1, num_decoder_layers=1, num_latent_layers=4,
            num_local_heads=4, num_latent_heads=4, num_cross_heads=4, hash_table_size=4096)
 RUNS = "entropy:4,entropy:8,fixed:4,fixed:8"  # BLT runs, patching:target bytes per patch (sizes 4 or 8)
+SIMILAR_BITS = 0.05  # "similar loss": BLT at most this far above the baseline, held out; fixed before any run
+Z_95 = 1.96  # two-sided 95% normal interval
+NUM_CALIBRATION, NUM_FRESH = 64, 256  # unused training windows: thresholds and FLOPs; in-distribution score
 
 
 def cpu_name() -> str:
@@ -55,36 +65,34 @@ def seeded(make: Callable[[], torch.nn.Module]) -> torch.nn.Module:
     return make()
 
 
-def train(model: torch.nn.Module, corpus: ByteCorpus, steps: int, batch_size: int, lr: float) -> dict:
-    """AdamW with linear warmup and cosine decay; batches from a fixed seed, the same for every model."""
+def train(model: torch.nn.Module, corpus: ByteCorpus, offsets: torch.Tensor, batch_size: int, lr: float) -> dict:
+    """AdamW with linear warmup and cosine decay over len(offsets) // batch_size steps; step i reads the
+    windows at offsets[i * b:(i + 1) * b], so models given the same offsets see the same bytes."""
+    steps = len(offsets) // batch_size
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     warmup = max(1, steps // 20)
-    generator = torch.Generator().manual_seed(0)
+    losses = torch.zeros(steps)
     start = time.perf_counter()
-    for step in range(steps):
+    for step, batch in enumerate(offsets[:steps * batch_size].split(batch_size)):
         for group in optimizer.param_groups:
             group["lr"] = lr * min((step + 1) / warmup, 0.5 * (1 + math.cos(math.pi * step / steps)))
-        loss = next_byte_loss(model, corpus.random_windows(batch_size, CONTEXT, generator))
+        loss = next_byte_loss(model, corpus.windows_at(batch, CONTEXT))
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
+        losses[step] = loss.detach()
     seconds = time.perf_counter() - start
-    return {"train_seconds": round(seconds, 1), "ms_per_step": round(1000 * seconds / steps, 1),
-            "final_train_bits_per_byte": round(loss.item() / math.log(2), 4)}
-
-
-@torch.no_grad()
-def bits_per_byte(model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 16) -> float:
-    losses = [next_byte_loss(model, windows[i:i + batch_size]) for i in range(0, len(windows), batch_size)]
-    return round(torch.stack(losses).mean().item() / math.log(2), 4)
+    tenths = [round(chunk.mean().item() / math.log(2), 3) for chunk in losses.chunk(10)]
+    return {"steps": steps, "train_bytes": steps * batch_size * CONTEXT, "train_seconds": round(seconds, 1),
+            "ms_per_step": round(1000 * seconds / steps, 1), "train_curve_bits_per_byte": tenths}
 
 
 def unigram_bits_per_byte(corpus: ByteCorpus, windows: torch.Tensor) -> float:
     """Cross-entropy of the training bytes' frequencies (add-one) on the windows' targets: the floor to beat."""
-    counts = torch.bincount(corpus.data, minlength=VOCAB_SIZE).double() + 1
+    counts = torch.bincount(corpus.data, minlength=256).double() + 1
     log_probs = (counts / counts.sum()).log2()
-    return round(-log_probs[windows[:, 1:]].mean().item(), 4)
+    return round(-log_probs[windows[:, 1:] - OFFSET].mean().item(), 4)
 
 
 def sdpa_flops(query_shape, key_shape, *args, **kwargs) -> int:
@@ -96,7 +104,7 @@ def sdpa_flops(query_shape, key_shape, *args, **kwargs) -> int:
 @torch.no_grad()
 def forward_flops_per_byte(model: torch.nn.Module, windows: torch.Tensor) -> int:
     """One window at a time, so no row pays for another row's padding patches. A BLT's patches are
-    computed first: its count leaves out the entropy model (reported on its own)."""
+    computed first: its count leaves out the entropy model (counted on its own)."""
     inputs = [window[None, :-1] for window in windows]
     starts = [model.front_end.patcher(ids) if isinstance(model, BLTModel) else None for ids in inputs]
     mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: sdpa_flops}
@@ -140,16 +148,44 @@ def show_patches(window: torch.Tensor, starts: torch.Tensor, num_bytes: int) -> 
     return text
 
 
+def score(bits: torch.Tensor, files: torch.Tensor) -> dict:
+    """Per-window bits/byte [n] -> mean, SE over windows, SE with windows grouped by source file."""
+    mean, se_windows = mean_and_se(bits)
+    return {"bits_per_byte": round(mean, 4), "se_windows": round(se_windows, 4),
+            "se_files": round(mean_and_se(bits, files)[1], 4)}
+
+
+def compare(blt_bits: torch.Tensor, baseline_bits: torch.Tensor, files: torch.Tensor) -> dict:
+    """The paired held-out difference BLT - baseline on the same windows, its 95% interval with windows
+    grouped by file, and the verdict against SIMILAR_BITS: 'similar or better' if the interval's upper end
+    is at most SIMILAR_BITS, 'worse' if its lower end is above it, 'inconclusive' otherwise."""
+    difference = score(blt_bits - baseline_bits, files)
+    low = difference["bits_per_byte"] - Z_95 * difference["se_files"]
+    high = difference["bits_per_byte"] + Z_95 * difference["se_files"]
+    verdict = "similar or better" if high <= SIMILAR_BITS else "worse" if low > SIMILAR_BITS else "inconclusive"
+    return {"difference": difference, "ci95": [round(low, 4), round(high, 4)], "verdict": verdict}
+
+
 def markdown(report: dict) -> str:
+    entropy_model, data = report["entropy_model"], report["data"]
     lines = [f"# BLT on Python source ({report['date']}, {report['machine']})", "",
-             f"`{report['command']}`; torch {report['torch']}, {report['threads']} thread(s); "
-             f"{report['train_files']} training / {report['held_out_files']} held-out stdlib files "
-             f"({report['held_out_bytes']:,} held-out bytes); windows of {CONTEXT} bytes, "
-             f"{report['eval_windows']} held-out windows scored.", "",
-             f"Entropy model {ENTROPY_MODEL}: {report['entropy_model']['parameters']:,} parameters, "
-             f"{report['entropy_steps']} steps of batch {report['batch_size']}, "
-             f"held-out {report['entropy_model']['held_out_bits_per_byte']} bits/byte; patching costs its forward, "
-             f"{report['entropy_model']['forward_flops_per_byte'] / 1e6:.2f} GFLOP per 1k bytes.", "",
+             f"`{report['command']}`; torch {report['torch']}, {report['threads']} thread(s); load average "
+             f"{report['load_average'][0]} at the start, {report['load_average'][1]} at the end; "
+             f"{report['wall_minutes']} minutes wall.", "",
+             f"Corpus: {data['train_files']} training / {data['held_out_files']} held-out files (every 10th of the "
+             f"standard library's distinct *.py files; {data['train_bytes']:,} / {data['held_out_bytes']:,} bytes). "
+             f"Training reads non-overlapping {CONTEXT}-byte windows in one seeded order, each at most once, the same "
+             f"windows for every model; {data['eval_windows']} evenly spaced held-out windows from "
+             f"{data['eval_files']} files are scored, and {NUM_FRESH} training-file windows no model trained on.", "",
+             f"**Similar**, fixed before the runs: BLT's held-out bits/byte at most {SIMILAR_BITS} above the "
+             "baseline's. Verdict from the 95% interval of the paired difference (same windows), with windows "
+             f"grouped by held-out file: similar or better if its upper end is <= {SIMILAR_BITS}, worse if its lower "
+             "end is above it, else inconclusive. The interval covers the choice of held-out windows, not training "
+             "seeds (one seed per model).", "",
+             f"Entropy model {ENTROPY_MODEL}: {entropy_model['parameters']:,} parameters, "
+             f"{entropy_model['steps']} steps of batch {report['batch_size']}, held-out "
+             f"{entropy_model['held_out']['bits_per_byte']} bits/byte; patching costs its forward, "
+             f"{entropy_model['forward_flops_per_byte'] / 1e6:.2f} GFLOP per 1k bytes.", "",
              "## Where patches start (held-out windows)", "",
              "| patching | threshold | bytes/patch | H at starts | H elsewhere | top-20% H bytes that start | "
              "other bytes that start | starts at word starts (base rate) |", "|---|---|---|---|---|---|---|---|"]
@@ -162,51 +198,77 @@ def markdown(report: dict) -> str:
     lines += ["", "H: entropy in nats of the entropy model's prediction of that byte, over positions 2..N (0 and 1 "
               "always start). Word start: a letter, digit or '_' after any other byte. Held-out code patched "
               f"by '{report['example_patching']}', '|' before each patch start:", "", "```", report["example"], "```",
-              "",
-              f"## Bits per byte after {report['steps']} steps of batch {report['batch_size']} (same batches)", "",
-              "| model | big-model positions per window | bytes per position | params | fwd GFLOP per 1k bytes | "
-              "ms/step | bits/byte, training windows | held-out bits/byte |", "|---|---|---|---|---|---|---|---|"]
+              "", f"## Bits per byte (batch {report['batch_size']}, lr {report['lr']}, warmup and cosine decay)", "",
+              "| model | steps | big-model positions per window | bytes per position | params (hash tables) | "
+              "fwd GFLOP / 1k bytes | train GFLOP / 1k bytes | train minutes | last-tenth train bits/byte | "
+              "unseen training-file windows | held-out bits/byte ± SE windows ± SE files |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in report["runs"]:
-        lines.append(f"| {row['model']} | {row['latent_positions_per_window']} | {row['bytes_per_position']} | "
-                     f"{row['parameters']:,} | {row['forward_flops_per_byte'] / 1e6:.2f} | {row['ms_per_step']} | "
-                     f"{row['train_windows_bits_per_byte']} | {row['held_out_bits_per_byte']} |")
+        held_out = row["held_out"]
+        lines.append(f"| {row['model']} | {row['steps']} | {row['latent_positions_per_window']} | "
+                     f"{row['bytes_per_position']} | {row['parameters']:,} ({row['hash_parameters']:,}) | "
+                     f"{row['forward_flops_per_byte'] / 1e6:.2f} | {row['train_flops_per_byte'] / 1e6:.2f} | "
+                     f"{row['train_seconds'] / 60:.1f} | {row['train_curve_bits_per_byte'][-1]} | "
+                     f"{row['fresh_training_windows']['bits_per_byte']} | {held_out['bits_per_byte']} ± "
+                     f"{held_out['se_windows']} ± {held_out['se_files']} |")
+    lines += ["", "## BLT against the baseline, held out (paired, same windows)", "",
+              "| BLT run | baseline | Δ bits/byte (BLT − baseline) | SE windows | SE files | 95% interval | verdict |",
+              "|---|---|---|---|---|---|---|"]
+    for row in report["comparisons"]:
+        difference = row["difference"]
+        lines.append(f"| {row['blt']} | {row['baseline']} | {difference['bits_per_byte']:+.4f} | "
+                     f"{difference['se_windows']} | {difference['se_files']} | "
+                     f"[{row['ci95'][0]:+.3f}, {row['ci95'][1]:+.3f}] | {row['verdict']} |")
     lines += ["", f"A unigram model of the training bytes scores {report['unigram_held_out_bits_per_byte']} bits/byte "
-              "held out. FLOPs counted by torch's FlopCounterMode (matmuls) plus dense attention (masked entries "
-              "included); BLT's count includes its local encoder and decoder but not the entropy model (above). "
-              "Positions: the latent's patches for BLT (BOS patch included), bytes for the baseline.", ""]
+              "held out. Positions: the latent's patches for BLT (BOS patch included), bytes for the baseline. "
+              "Forward FLOPs: torch's FlopCounterMode (matmuls) plus dense attention (masked entries included), one "
+              "window at a time, on unused training windows; BLT's include its local encoder and decoder. Training "
+              "FLOPs per byte: 3x forward, plus the entropy model's forward for entropy patching (its own training, "
+              f"{entropy_model['train_flops'] / 1e12:.2f} TFLOP, is a one-off and left out). Train bits/byte: mean "
+              "training loss over the last tenth of the steps, on windows seen for the first time.", ""]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=300, help="training steps of the baseline and each BLT")
+    parser.add_argument("--steps", type=int, default=300, help="training steps of each BLT and the equal-steps baseline")
     parser.add_argument("--entropy-steps", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--eval-windows", type=int, default=48)
-    parser.add_argument("--runs", default=RUNS, help=f"BLT runs besides the baseline (default {RUNS})")
+    parser.add_argument("--eval-windows", type=int, default=1024)
+    parser.add_argument("--runs", default=RUNS, help=f"BLT runs besides the baselines (default {RUNS})")
     parser.add_argument("--out", type=Path, help="write OUT.json and OUT.md")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    began, load_at_start = time.perf_counter(), os.getloadavg()[0]
 
     train_files, held_out_files = stdlib_sources(held_out_every=10)
     corpus, held_out = ByteCorpus(train_files), ByteCorpus(held_out_files)
-    eval_windows = held_out.spread_windows(args.eval_windows, CONTEXT)
-    calibration = corpus.spread_windows(48, CONTEXT)  # thresholds and train-set scores: training bytes
+    eval_offsets = held_out.spread_offsets(args.eval_windows, CONTEXT)
+    eval_windows, eval_files = held_out.windows_at(eval_offsets, CONTEXT), held_out.file_of(eval_offsets)
+    slots = corpus.window_slots(CONTEXT, torch.Generator().manual_seed(0))
+    calibration = corpus.windows_at(slots[-NUM_CALIBRATION - NUM_FRESH:-NUM_FRESH], CONTEXT)
+    fresh = corpus.windows_at(slots[-NUM_FRESH:], CONTEXT)  # training files, windows no model trains on
+    fresh_files = corpus.file_of(slots[-NUM_FRESH:])
+    entropy_offsets = slots[:args.entropy_steps * args.batch_size]
+    model_offsets = slots[len(entropy_offsets):-NUM_CALIBRATION - NUM_FRESH]
     report = {"date": date.today().isoformat(), "machine": f"{cpu_name()}, {os.cpu_count()} cores",
               "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "command": "python " + " ".join(sys.argv), "steps": args.steps, "entropy_steps": args.entropy_steps,
-              "batch_size": args.batch_size, "lr": args.lr, "context": CONTEXT,
-              "train_files": len(train_files), "held_out_files": len(held_out_files),
-              "held_out_bytes": len(held_out), "eval_windows": args.eval_windows,
+              "command": "python " + " ".join(sys.argv), "steps": args.steps, "batch_size": args.batch_size,
+              "lr": args.lr, "context": CONTEXT, "similar_bits": SIMILAR_BITS,
+              "data": {"train_files": len(train_files), "held_out_files": len(held_out_files),
+                       "train_bytes": len(corpus), "held_out_bytes": len(held_out),
+                       "eval_windows": args.eval_windows, "eval_files": len(eval_files.unique())},
               "entropy_model_config": ENTROPY_MODEL, "baseline_config": BASELINE, "blt_config": BLT,
               "unigram_held_out_bits_per_byte": unigram_bits_per_byte(corpus, eval_windows)}
 
     entropy_model = seeded(partial(EntropyModel, **ENTROPY_MODEL))
+    entropy_flops = forward_flops_per_byte(entropy_model, calibration[:16])
     report["entropy_model"] = {"parameters": sum(p.numel() for p in entropy_model.parameters()),
-                               "forward_flops_per_byte": forward_flops_per_byte(entropy_model, eval_windows[:8]),
-                               **train(entropy_model, corpus, args.entropy_steps, args.batch_size, args.lr),
-                               "held_out_bits_per_byte": bits_per_byte(entropy_model, eval_windows)}
+                               "forward_flops_per_byte": entropy_flops,
+                               **train(entropy_model, corpus, entropy_offsets, args.batch_size, args.lr)}
+    report["entropy_model"]["train_flops"] = 3 * entropy_flops * report["entropy_model"]["train_bytes"]
+    report["entropy_model"]["held_out"] = score(bits_per_window(entropy_model, eval_windows), eval_files)
     entropy_model.eval().requires_grad_(False)
     print(json.dumps(report["entropy_model"]), flush=True)
 
@@ -227,29 +289,67 @@ def main() -> None:
     report["example_patching"] = "global 4"
     report["example"] = show_patches(eval_windows[1], patchers[("global", 4)](inputs[1:2])[0], 160)
 
-    runs = [("byte transformer (baseline)", partial(EntropyModel, **BASELINE))]
-    for patching, size in (run.split(":") for run in args.runs.split(",")):
-        size = int(size)
+    def build_baseline() -> torch.nn.Module:
+        return seeded(partial(EntropyModel, **BASELINE))
+
+    def build_blt(patching: str, size: int) -> torch.nn.Module:
         patcher = patchers[("global" if patching == "entropy" else "fixed", size)]
-        runs.append((f"BLT, {patching} patches of ~{size}", partial(BLTModel, BLTConfig(**BLT), patcher=patcher)))
-    report["runs"] = []
-    for name, make in runs:
-        model = seeded(make)
-        result = train(model, corpus, args.steps, args.batch_size, args.lr)
+        return seeded(partial(BLTModel, BLTConfig(**BLT), patcher=patcher))
+
+    def flops_per_byte(model: torch.nn.Module) -> tuple[int, int]:
+        """(forward, training) FLOPs per byte; training is forward and backward (3x forward), plus the
+        frozen entropy model's forward where it patches."""
+        patcher = model.front_end.patcher if isinstance(model, BLTModel) else None
+        uses_entropy = patcher is not None and patcher.entropy_model is not None
+        forward = forward_flops_per_byte(model, calibration[:16])
+        return forward, 3 * forward + (entropy_flops if uses_entropy else 0)
+
+    baseline_flops = flops_per_byte(build_baseline())
+    plan = [("byte transformer (baseline)", build_baseline, args.steps, baseline_flops)]  # name, builder, steps, FLOPs
+    blt_runs = []
+    for patching, size in (run.split(":") for run in args.runs.split(",")):
+        name, make = f"BLT, {patching} patches of ~{size}", partial(build_blt, patching, int(size))
+        flops = flops_per_byte(make())
+        steps_at_equal_flops = round(args.steps * flops[1] / baseline_flops[1])
+        blt_runs.append((name, steps_at_equal_flops))
+        plan.append((name, make, args.steps, flops))
+        if steps_at_equal_flops not in {steps for _, builder, steps, _ in plan if builder is build_baseline}:
+            plan.append((f"byte transformer (baseline), {steps_at_equal_flops} steps", build_baseline,
+                         steps_at_equal_flops, baseline_flops))
+    if max(steps for _, _, steps, _ in plan) * args.batch_size > len(model_offsets):
+        raise ValueError(f"the corpus has {len(model_offsets)} unused windows, too few for {plan}")
+
+    report["runs"], bits = [], {}
+    for name, make, steps, (forward_flops, train_flops) in plan:
+        model = make()
+        result = train(model, corpus, model_offsets[:steps * args.batch_size], args.batch_size, args.lr)
         model.eval()
         if isinstance(model, BLTModel):
             starts = model.front_end.patcher(inputs)
             positions = (patch_ids(starts)[:, -2] + 1).double().mean().item()
         else:
             positions = float(inputs.shape[1])
+        hash_tables = model.front_end.encoder.hash_embedding if isinstance(model, BLTModel) else None
+        bits[name] = bits_per_window(model, eval_windows)
         result = {"model": name, "parameters": sum(p.numel() for p in model.parameters()),
+                  "hash_parameters": 0 if hash_tables is None else sum(p.numel() for p in hash_tables.parameters()),
                   "latent_positions_per_window": round(positions, 1),
                   "bytes_per_position": round(inputs.shape[1] / positions, 2),
-                  "forward_flops_per_byte": forward_flops_per_byte(model, eval_windows[:8]), **result,
-                  "train_windows_bits_per_byte": bits_per_byte(model, calibration),
-                  "held_out_bits_per_byte": bits_per_byte(model, eval_windows)}
+                  "forward_flops_per_byte": forward_flops,
+                  "train_flops_per_byte": train_flops, "train_flops": train_flops * steps * args.batch_size * CONTEXT,
+                  **result, "fresh_training_windows": score(bits_per_window(model, fresh), fresh_files),
+                  "held_out": score(bits[name], eval_files)}
         report["runs"].append(result)
         print(json.dumps(result), flush=True)
+
+    baseline_at = {steps: name for name, builder, steps, _ in plan if builder is build_baseline}
+    report["comparisons"] = []
+    for name, steps_at_equal_flops in blt_runs:
+        for label, steps in (("equal steps", args.steps), ("equal training FLOPs", steps_at_equal_flops)):
+            report["comparisons"].append({"blt": name, "baseline": f"{label}: {steps} steps",
+                                          **compare(bits[name], bits[baseline_at[steps]], eval_files)})
+    report["load_average"] = [round(load_at_start, 2), round(os.getloadavg()[0], 2)]
+    report["wall_minutes"] = round((time.perf_counter() - began) / 60, 1)
 
     text = markdown(report)
     print(text)

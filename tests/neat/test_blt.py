@@ -1,6 +1,7 @@
 """BLT: entropy patching, hash n-gram embeddings and cross-attention pooling against naive float64
-loops; causality of the entropy model, the TRM latent and the whole model; shapes, config errors, and
-small learning tests (a tiny BLT's loss falls; a trained entropy model starts patches at random digits)."""
+loops; causality of the entropy model, the TRM latent and the whole model; shapes, config errors; the
+benchmark's corpus split, window order and held-out scoring; and small learning tests (a tiny BLT's loss
+falls; a trained entropy model starts patches at random digits)."""
 
 import math
 import random
@@ -13,8 +14,9 @@ from hrm.neat.blt import (BLTConfig, BLTModel, ByteFrontEnd, EntropyModel, HashN
                           encode_bytes, entropy, fixed_patch_starts, ngram_hashes, patch_ids, patch_lengths,
                           patch_starts, threshold_for_mean_patch_size)
 from hrm.neat.blt.byte_vocab import VOCAB_SIZE
-from hrm.neat.blt.corpus import next_byte_loss
+from hrm.neat.blt.corpus import ByteCorpus, next_byte_loss, python_sources
 from hrm.neat.blt.cross_attention import CrossAttention, decoder_cross_mask
+from hrm.neat.blt.evaluation import bits_per_window, mean_and_se
 from hrm.neat.blt.hash_embeddings import HASH_PRIMES
 from hrm.neat.blt.latent import RecursiveLatent
 from hrm.neat.blt.local_encoder import LocalEncoder
@@ -317,6 +319,59 @@ def test_bad_patcher_raises_config_error():
         Patcher("global", 1.0)  # no entropy model
     with pytest.raises(ConfigError):
         Patcher("fixed", patch_size=0)
+
+
+# ---- corpus and held-out scoring ---------------------------------------------------------------------------
+
+def write_files(root, files: dict[str, bytes]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(text)
+
+
+def test_python_sources_hold_out_distinct_files_and_skip_third_party(tmp_path):
+    write_files(tmp_path, {"a.py": b"x = 1\n", "b.py": b"x = 1\n", "m.py": b"m\n", "pkg/c.py": b"c\n",
+                           "pkg/notes.txt": b"t", "site-packages/e.py": b"e\n", "pkg/__pycache__/f.py": b"f\n",
+                           "z.py": b"z\n"})
+    train, held_out = python_sources(tmp_path, held_out_every=2)
+    # b.py repeats a.py's text, so it is dropped; distinct files in order: a, m, pkg/c, z
+    assert [path.relative_to(tmp_path).as_posix() for path in held_out] == ["a.py", "pkg/c.py"]
+    assert [path.relative_to(tmp_path).as_posix() for path in train] == ["m.py", "z.py"]
+    assert not {path.read_bytes() for path in train} & {path.read_bytes() for path in held_out}
+
+
+def test_byte_corpus_windows_files_and_slots(tmp_path):
+    write_files(tmp_path, {"a.py": b"abc", "b.py": b"defgh"})
+    corpus = ByteCorpus([tmp_path / "a.py", tmp_path / "b.py"])  # bytes "abc\ndefgh"
+    windows = corpus.windows_at(torch.tensor([0, 4]), 3)
+    assert windows.tolist() == [[1, *(byte + 4 for byte in b"abc")], [1, *(byte + 4 for byte in b"def")]]
+    assert corpus.file_of(torch.tensor([0, 2, 3, 4, 8])).tolist() == [0, 0, 0, 1, 1]  # 3: a.py's joining newline
+    slots = corpus.window_slots(2, torch.Generator().manual_seed(0))
+    assert sorted(slots.tolist()) == [0, 2, 4, 6]  # every non-overlapping window once, in some order
+    assert torch.equal(slots, corpus.window_slots(2, torch.Generator().manual_seed(0)))
+
+
+def test_mean_and_se_per_window_and_per_cluster():
+    values = torch.tensor([1.0, 2.0, 4.0, 7.0])
+    mean, se = mean_and_se(values)
+    assert mean == pytest.approx(3.5) and se == pytest.approx(values.std().item() / 2)
+    # a cluster of identical values counts once: the SE of the cluster means, not of the 8 values
+    repeated, clusters = values.repeat_interleave(2), torch.arange(4).repeat_interleave(2)
+    assert mean_and_se(repeated, clusters) == pytest.approx((3.5, values.std().item() / 2))
+    assert mean_and_se(repeated)[1] < mean_and_se(repeated, clusters)[1]
+    with pytest.raises(ValueError, match="two clusters"):
+        mean_and_se(values, torch.zeros(4))
+
+
+def test_bits_per_window_averages_to_the_training_loss():
+    torch.manual_seed(0)
+    model = EntropyModel(dim=16, num_layers=1, num_heads=2)
+    windows = random_ids(5, 12, seed=11)
+    bits = bits_per_window(model, windows, batch_size=2)
+    assert bits.shape == (5,) and bits.dtype == torch.float64
+    with torch.no_grad():
+        assert bits.mean().item() == pytest.approx(next_byte_loss(model, windows).item() / math.log(2), rel=1e-5)
+    assert_close(bits, bits_per_window(model, windows, batch_size=16), atol=1e-9)
 
 
 # ---- learning ---------------------------------------------------------------------------------------------
