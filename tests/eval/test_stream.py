@@ -49,3 +49,20 @@ def test_stream_rejects_bad_shapes(model):
         stream_predict(model, torch.ones(81, dtype=torch.int64), torch.zeros(1, dtype=torch.int32), 4)
     with pytest.raises(ValueError, match="batch_size"):
         stream_predict(model, torch.ones(2, 81, dtype=torch.int64), torch.zeros(2, dtype=torch.int32), 0)
+
+
+def test_stream_drains_on_a_shrinking_batch(model, puzzles):
+    """With one slow row left, the drain runs on fewer rows than the batch: same answers as `predict`."""
+    inputs, _ = puzzles
+    ids = torch.zeros(inputs.shape[0], dtype=torch.int32)
+    sizes = []
+    hook = model.register_forward_pre_hook(lambda _, args: sizes.append(args[1]["inputs"].shape[0]))
+    try:
+        got, used = stream_predict(model, inputs, ids, batch_size=4, max_segments=6, adaptive=False,
+                                   verify=sudoku_is_solved)
+    finally:
+        hook.remove()
+    want, want_used = predict(model, {"inputs": inputs, "puzzle_identifiers": ids}, max_segments=6,
+                              adaptive=False, verify=sudoku_is_solved)
+    assert torch.equal(got, want) and torch.equal(used, want_used)
+    assert sizes[0] == 4 and min(sizes) < 4  # compacted once no puzzle was left to take

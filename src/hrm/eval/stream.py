@@ -4,6 +4,10 @@
 needs many segments. Here every row holds its own puzzle (the ACT carry already resets halted rows, as in
 training), so the batch stays full and throughput follows the MEAN number of segments, not the maximum.
 Per puzzle the stopping rule and the answer are `predict`'s; only the batching differs. No label is read.
+
+Once no puzzle is left to take, the batch drains: the rows still working are compacted into a smaller batch
+whenever at most half of the rows are busy, so the last slow puzzles do not pay for a full batch of idle rows
+(at most log2(batch_size) distinct batch sizes, which keeps recompiles of a compiled model few).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import torch
 from hrm.eval.evaluate import halt_signal
 from hrm.eval.verify import Verifier
 from hrm.models import ACTModel
+from hrm.models.act import Carry
 
 
 @torch.inference_mode()
@@ -59,6 +64,12 @@ def stream_predict(model: ACTModel, inputs: torch.Tensor, puzzle_identifiers: to
         feed["puzzle_identifiers"][refill] = puzzle_identifiers[new]
         next_puzzle += take
         active[retire] = False
-        if not bool(active.any()):
+        busy = int(active.sum())
+        if busy == 0:
             return answers, used
         carry = replace(carry, halted=finished | ~active)  # refilled rows start their new puzzle next call
+        if busy <= active.numel() // 2:  # draining: drop the idle rows
+            keep = active.nonzero().squeeze(1)
+            carry = Carry.from_state_dict({k: v[keep] for k, v in carry.state_dict().items()})
+            feed = {k: v[keep] for k, v in feed.items()}
+            holds, active = holds[keep], active[keep]
