@@ -12,7 +12,7 @@ The accuracy curve is against wall-clock minutes since training started (compila
         --train .gpu_data/maze-hard --work /tmp/tta --out /tmp/tta/results
 
 Tasks: sudoku (TRM-MLP, configs/trm_sudoku.yaml, data from `hrm data sudoku --aug 0`, sudoku augmentation);
-maze (TRM-attention, configs/trm_maze.yaml, data from `hrm data maze`, dihedral augmentation; the task metric
+maze (TRM-attention, configs/trm_maze.yaml, data from `hrm data maze`, dihedral images relabelled by the tie rule; the task metric
 is the fraction of valid shortest paths). Both: batch 768, stablemax, AdamATan2, weight decay 1.0, one
 optimizer step per ACT segment.
 
@@ -48,7 +48,7 @@ RECIPES = {
 
 TASKS = {  # task: (base config, on-the-fly augmentation, what one example is)
     "sudoku": ("trm_sudoku", "sudoku", "puzzles of the hard profile"),
-    "maze": ("trm_maze", "dihedral", "Maze-Hard 30x30 mazes"),
+    "maze": ("trm_maze", "maze", "Maze-Hard 30x30 mazes"),
 }
 TASK_METRICS = ["maze/valid_shortest_path_accuracy"]  # reported next to exact accuracy where the task has them
 EVAL_DTYPES = "float32,bfloat16"  # float32 is what `hrm solve` runs on CPU; bfloat16 is the GPU default

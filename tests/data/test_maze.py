@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hrm.cli import main
+from hrm.data.augment import AUGMENTATIONS
 from hrm.data import maze
 from hrm.data.dihedral import dihedral_transform, inverse_dihedral_transform
 from hrm.data.format import read_split
@@ -101,6 +102,19 @@ def test_dihedral_transforms_keep_paths_valid_and_invert(small_mazes, tid):
         assert_label_is_shortest_path(moved_in, moved_label, 20)
         assert np.array_equal(inverse_dihedral_transform(moved_in, tid), grid_in)
         assert np.array_equal(inverse_dihedral_transform(moved_label, tid), grid_label)
+
+
+def test_maze_augmentation_labels_every_image_by_the_tie_rule(small_mazes):
+    inputs, labels = (np.asarray(a).reshape(len(small_mazes.inputs), -1) for a in (small_mazes.inputs,
+                                                                                   small_mazes.labels))
+    moved, moved_labels = AUGMENTATIONS.get("maze")(inputs, labels, np.random.default_rng(1))
+    assert not np.array_equal(moved, inputs)
+    assert np.array_equal(moved_labels, maze.relabel(moved))
+    for grid_in, grid_label in zip(moved, moved_labels):
+        assert_label_is_shortest_path(grid_in.reshape(12, 12), grid_label.reshape(12, 12), 20)
+    # why: with ties, moving the label with the maze gives another valid path than the rule picks on the image
+    _, dihedral_labels = AUGMENTATIONS.get("dihedral")(inputs, labels, np.random.default_rng(1))
+    assert (dihedral_labels != moved_labels).any(axis=1).sum() >= 5
 
 
 def test_dihedral_images_are_distinct_and_share_a_key(small_mazes):
@@ -243,6 +257,7 @@ def test_cli_aug_groups_the_eight_transforms(tmp_path):
     for original, images in zip(grids[:, 0], grids):
         for tid, image in enumerate(images):
             assert np.array_equal(inverse_dihedral_transform(image, tid), original)
+    assert np.array_equal(np.asarray(train.labels), maze.relabel(np.asarray(train.inputs)))  # the tie rule per image
     # The test split depends on neither --aug nor --train-size (its own random stream, drawn first).
     code, plain = build(tmp_path / "plain", "--train-size", "3")
     assert np.array_equal(read_split(plain, "test").sets["all"].inputs, test.inputs)

@@ -51,5 +51,16 @@ def _dihedral(inputs: np.ndarray, labels: np.ndarray, rng: np.random.Generator) 
     return out_inputs, out_labels
 
 
+def _maze(inputs: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A dihedral image of each maze, relabelled by the generator's deterministic shortest path. Moving the label
+    with the maze would keep a valid path but break the tie rule (neighbour order up, down, left, right) wherever
+    shortest paths tie (over half of Maze-Hard's images), so one input pattern would get contradictory targets."""
+    from hrm.data.maze import relabel
+
+    moved, _ = _dihedral(inputs, labels, rng)
+    return moved, relabel(moved)
+
+
 AUGMENTATIONS.add("sudoku", _sudoku)
 AUGMENTATIONS.add("dihedral", _dihedral)
+AUGMENTATIONS.add("maze", _maze)

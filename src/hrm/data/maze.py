@@ -302,6 +302,12 @@ def shortest_path_label(maze: np.ndarray) -> np.ndarray:
     return np.where(_unpad(on_path, side), PATH_ID, maze).astype(maze.dtype)
 
 
+def relabel(inputs: np.ndarray) -> np.ndarray:
+    """Labels [n, l] for maze inputs [n, l]: each row's deterministic shortest path (`shortest_path_label`)."""
+    side = _grid_side(inputs.shape[1])
+    return np.stack([shortest_path_label(row.reshape(side, side)).reshape(-1) for row in inputs])
+
+
 def count_shortest_paths(maze: np.ndarray) -> float:
     """How many distinct shortest S→G paths a maze [s, s] has (0 if none); > 1 means ties."""
     is_open, start, goal = _padded_maze(maze)
@@ -425,16 +431,14 @@ def _check_labels(inputs: np.ndarray, labels: np.ndarray, split: str) -> None:
 
 
 def _to_puzzle_set(batch: MazeBatch, use_aug: bool) -> PuzzleSet:
-    """Flatten to [n, l]; with `use_aug` each maze becomes a group of its 8 dihedral images (in id order)."""
+    """Flatten to [n, l]; with `use_aug` each maze becomes a group of its 8 dihedral images (in id order), each
+    labelled by the deterministic rule on the image itself (see `relabel`; a moved label breaks its ties)."""
     num_mazes = batch.inputs.shape[0]
     if not use_aug:
         return single_puzzle_set(batch.inputs.reshape(num_mazes, -1), batch.labels.reshape(num_mazes, -1))
-    inputs, labels = (
-        np.stack([dihedral_transform(grid, tid) for grid in grids for tid in range(NUM_DIHEDRAL)]).reshape(
-            num_mazes * NUM_DIHEDRAL, -1)
-        for grids in (batch.inputs, batch.labels)
-    )
-    return single_puzzle_set(inputs, labels, group_sizes=[NUM_DIHEDRAL] * num_mazes)
+    inputs = np.stack([dihedral_transform(grid, tid) for grid in batch.inputs for tid in range(NUM_DIHEDRAL)]
+                      ).reshape(num_mazes * NUM_DIHEDRAL, -1)
+    return single_puzzle_set(inputs, relabel(inputs), group_sizes=[NUM_DIHEDRAL] * num_mazes)
 
 
 def build_maze_dataset(out_dir: str | Path, *, train_size: int = 1000, test_size: int = 1000, size: int = 30,

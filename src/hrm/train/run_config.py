@@ -17,7 +17,7 @@ from hrm.models.reasoner import ReasonerConfig
 class DataConfig:
     path: str = ""  # dataset folder (authors' format); empty = RUN_DIR/data built by `builtin`
     builtin: str = ""  # name of a small built-in dataset to create when `path` is empty (e.g. mini_sudoku)
-    augment: str = ""  # on-the-fly augmentation of every training row: "sudoku" or "dihedral" ("" = none)
+    augment: str = ""  # on-the-fly augmentation of every training row: "sudoku", "maze" or "dihedral" ("" = none)
     train_split: str = "train"
     eval_split: str = "test"
     eval_max_examples: int = 0  # evaluate on the first N test examples during training (0 = all)
