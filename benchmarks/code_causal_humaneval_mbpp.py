@@ -29,7 +29,8 @@ from pathlib import Path
 from code_model import ANCHORS, set_sections, training_minutes, write_results
 
 from hrm.codegen.causal import write_causal_dataset
-from hrm.codegen.checkpoint_eval import RECIPES, percent
+from hrm.codegen.canvas import CanvasShape
+from hrm.codegen.checkpoint_eval import RECIPES, canvas_coverage, percent
 from hrm.codegen.evaluate import parse_problems
 from hrm.codegen.report import machine_info
 from hrm.config import load_config, to_plain
@@ -60,16 +61,8 @@ def fits(name: str, prompt_len: int, answer_len: int) -> dict:
     """How many tasks' canvas prompts fit `prompt_len` bytes uncut and reference solutions `answer_len - 1`
     bytes (+ END), and both (a ceiling on what the model can write at all)."""
     problem_set, source = parse_problems(name)
-    recipe = RECIPES.get(name)
-    tasks = list(problem_set.load(source))
-    rows = []
-    for task in tasks:
-        reference = problem_set.reference(task)
-        prompt_ok = len(recipe.prompt(task).encode("utf-8")) <= prompt_len
-        answer_ok = reference is not None and len(reference.completion.strip("\n").encode("utf-8")) + 1 <= answer_len
-        rows.append((prompt_ok, answer_ok))
-    return {"tasks": len(tasks), "prompt_fits": sum(p for p, _ in rows), "answer_fits": sum(a for _, a in rows),
-            "both_fit": sum(p and a for p, a in rows)}
+    return canvas_coverage(problem_set, RECIPES.get(name), list(problem_set.load(source)),
+                           CanvasShape(prompt_len, answer_len))
 
 
 def main() -> None:

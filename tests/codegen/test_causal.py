@@ -1,4 +1,5 @@
-"""The causal code formulation: no target leaks (data and attention), layout round trip, decoding stops at END."""
+"""The causal code formulation: no target leaks (data and attention), layout round trip (decoding:
+test_code_long_context.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from hrm.codegen.canvas import BLANK, BYTE_OFFSET, END, IGNORE_LABEL, PAD, VOCAB_SIZE, CanvasShape, decode_answer
-from hrm.codegen.causal import causal_mask, causal_rows, greedy_decode, make_causal, write_causal_dataset
+from hrm.codegen.causal import causal_mask, causal_rows, make_causal, write_causal_dataset
 from hrm.codegen.training_data import build_code_dataset, canvas_rows
 from hrm.data.format import read_split
 from hrm.models import build_model
@@ -77,37 +78,6 @@ def test_no_answer_position_sees_its_own_or_later_bytes(masked):
         assert leaks == 0
     else:
         assert leaks > 0  # the check can see a leak: without the mask every position sees everything
-
-
-class ScriptedModel:
-    """An ACT stand-in that predicts a fixed byte string then END, checking it is never shown the future."""
-
-    def __init__(self, text: str) -> None:
-        self.targets = [BYTE_OFFSET + b for b in text.encode()] + [END]
-        self.config = TRMConfig(max_segments=2)
-        self.calls = 0
-
-    def eval(self) -> "ScriptedModel":
-        return self
-
-    def initial_carry(self, batch):
-        return None
-
-    def __call__(self, carry, batch):
-        self.calls += 1
-        inputs = batch["inputs"]
-        p = SHAPE.prompt_len
-        step = int((inputs[0, p:] != PAD).sum()) - 1  # BLANK plus the bytes decoded so far
-        assert (inputs[:, p + step + 1:] == PAD).all()
-        logits = torch.zeros(*inputs.shape, VOCAB_SIZE)
-        logits[:, p + step, self.targets[min(step, len(self.targets) - 1)]] = 1.0
-        return carry, {"logits": logits}
-
-
-def test_greedy_decoding_stops_at_end():
-    model = ScriptedModel("ab")
-    assert greedy_decode(model, SHAPE, ["f(x):", "g"]) == ["ab", "ab"]
-    assert model.calls == 3 * model.config.max_segments  # a, b, END: then every row is done
 
 
 def test_causal_dataset_matches_canvas_dataset(tmp_path):

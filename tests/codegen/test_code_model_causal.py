@@ -10,7 +10,7 @@ import torch
 from hrm.cli import main
 from hrm.codegen.canvas import CanvasShape
 from hrm.codegen.causal import decode, write_causal_dataset
-from hrm.codegen.checkpoint_eval import sample_subset
+from hrm.codegen.checkpoint_eval import evaluate_checkpoint, render_summary, sample_subset
 from hrm.codegen.code_models import FORMULATIONS, load_code_model
 from hrm.codegen.training_data import build_code_dataset
 from hrm.config import load_config
@@ -51,6 +51,14 @@ def test_causal_checkpoint_report(causal_run, sandbox, capsys):
     printed = capsys.readouterr().out
     assert "causal model" in printed and "on 2 of the 4 tasks" in printed
     assert json.loads(printed.strip().splitlines()[-1])["problem_set"] == "synthetic"
+
+
+def test_prompts_longer_than_the_canvas_are_cut_and_scored(causal_run, sandbox):
+    summary = evaluate_checkpoint(str(causal_run / "run"), "humaneval", num_samples=0, temperature=0.8, ks=[1],
+                                  num_workers=2, max_tasks=3, data_path=None, seed=0, out=None)
+    assert summary["coverage"] == {"tasks": 3, "with_reference": 3, "prompt_fits": 0, "answer_fits": 1, "both_fit": 0}
+    assert summary["greedy"]["all"]["num_tasks"] == 3  # no task leaves the denominator
+    assert "prompts that fit uncut: 0 of 3" in render_summary(summary)
 
 
 def test_formulation_is_read_from_the_run(causal_run):

@@ -12,16 +12,25 @@ causal (`causal_mask`): the prompt (and the puzzle prefix) see the prompt only, 
 prompt and answer positions <= t, whose inputs hold c_0 .. c_{t-1}. So no position ever sees the byte it
 predicts or a later one, in any ACT segment: the carried states at position t depend on the same inputs.
 Same bytes, tokens and prompt as the canvas (hrm.codegen.canvas); only the answer region's input differs.
+
+Decoding (`decode`) uses that order: a position's states in every network call depend only on earlier
+positions' states in the same call, so the prompt is run once and each new byte runs only its own position,
+attending to cached keys and values of every earlier position, call by call (`CachedRows`). That computes what
+a full forward of the row computes at that position (tested), at a cost per byte that does not grow with
+the prompt's length times the recursion depth.
 """
 
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from hrm.codegen.canvas import BLANK, BYTE_OFFSET, END, IGNORE_LABEL, PAD, CanvasShape, decode_answer, encode_input, \
@@ -32,6 +41,7 @@ from hrm.errors import ConfigError
 from hrm.models import ACTModel
 from hrm.models.extensions import EXTENSIONS, ExtensionSpec
 from hrm.nn.attention import Attention
+from hrm.nn.rope import apply_rotary
 
 
 def causal_rows(canvas_inputs: np.ndarray, canvas_labels: np.ndarray, shape: CanvasShape
@@ -107,50 +117,149 @@ EXTENSIONS.add("causal_answer", ExtensionSpec(
     config=CausalAnswerConfig, apply=lambda reasoner, options: _mask_attention(reasoner, options.prompt_len)))
 
 
-def greedy_decode(model: ACTModel, shape: CanvasShape, prompts: list[str], batch_size: int = 200) -> list[str]:
+class _CachedAttention(nn.Module):
+    """Stands in for one Attention layer while CachedRows runs: same projections, keys and values cached."""
+
+    def __init__(self, attention: Attention, rows: "CachedRows") -> None:
+        super().__init__()
+        self.attention = attention
+        self.rows = rows
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        return self.rows.attend(self.attention, x, rope)
+
+
+class CachedRows:
+    """Causal decoding state of b rows: the keys and values [b, h, l, d] of every attention call that one
+    position's recursion makes (all ACT segments, every recursion, every layer, in order), for the positions
+    decoded so far. The prompt (with the puzzle prefix) is run once, `chunk_rows` rows at a time; `step` then
+    runs one new position per row. Needs rope or no position encoding (a learned table is added per row in
+    Reasoner.embed, which this does not repeat)."""
+
+    def __init__(self, act: ACTModel, shape: CanvasShape, prompts: list[str], chunk_rows: int = 16) -> None:
+        reasoner = act.reasoner
+        if reasoner.config.pos_encoding == "learned":
+            raise ConfigError("cached causal decoding needs model.pos_encoding 'rope' or 'none', not 'learned'")
+        mask = causal_mask(shape, reasoner.num_prefix)
+        attention = [m for m in reasoner.modules() if isinstance(m, Attention)]
+        if not attention or any(m.attn_mask is None or not torch.equal(m.attn_mask, mask) for m in attention):
+            raise ConfigError(f"causal decoding needs the causal_answer mask for a {shape.prompt_len}-byte prompt "
+                              "on every attention layer")
+        self.reasoner, self.num_segments = reasoner, act.config.max_segments
+        self.num_rows, self.length = len(prompts), 0
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+        self._rows, self._call = slice(None), 0
+        rows = torch.from_numpy(np.stack([encode_input(fit_prompt(p, shape), shape) for p in prompts]))
+        visible = reasoner.num_prefix + shape.prompt_len
+        for start in range(0, len(prompts), chunk_rows):
+            self._rows = slice(start, start + chunk_rows)
+            part = rows[self._rows]
+            self._run(reasoner.embed(part, torch.zeros(len(part), dtype=torch.int32))[:, :visible])
+        self._rows, self.length = slice(None), visible
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens [b]: each row's input at the next position -> logits [b, v] there (the next byte's)."""
+        x = self.reasoner.embed_scale * self.reasoner.embed_tokens(tokens.view(-1, 1).int())
+        logits = self.reasoner.lm_head(self._run(x)[:, -1])
+        self.length += 1
+        return logits
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep (or repeat) rows: row i becomes old row index[i]."""
+        self.keys = [k.index_select(0, index) for k in self.keys]
+        self.values = [v.index_select(0, index) for v in self.values]
+        self.num_rows = len(index)
+
+    def attend(self, attention: Attention, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None
+               ) -> torch.Tensor:
+        """Attention.forward for positions length.. of the current rows, over every cached position and
+        themselves: the causal mask's rule, since the prompt comes first and the answer one position a step."""
+        b, l, _ = x.shape
+        q, k, v = attention.qkv_proj(x).view(b, l, 3, attention.num_heads, attention.head_dim).unbind(dim=2)
+        start, end = self.length, self.length + l
+        if rope is not None:
+            cos, sin = rope[0][start:end], rope[1][start:end]
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        call = self._call
+        self._call += 1
+        if call == len(self.keys):
+            size = (self.num_rows, attention.num_heads, self.reasoner.total_len, attention.head_dim)
+            self.keys.append(k.new_zeros(size))
+            self.values.append(v.new_zeros(size))
+        self.keys[call][self._rows, :, start:end] = k.transpose(1, 2)
+        self.values[call][self._rows, :, start:end] = v.transpose(1, 2)
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), self.keys[call][self._rows, :, :end],
+                                             self.values[call][self._rows, :, :end])
+        return attention.o_proj(out.transpose(1, 2).reshape(b, l, -1))
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        """All ACT segments from the initial states on embedded positions x [b, l, d] -> z_high [b, l, d]."""
+        reasoner = self.reasoner
+        z_high = reasoner.init_high.expand(x.shape).clone()
+        z_low = reasoner.init_low.expand(x.shape).clone()
+        with self._cached_attention():
+            for _ in range(self.num_segments):
+                z_high, z_low = reasoner.recurse(z_high, z_low, x)
+        self._call = 0
+        return z_high
+
+    @contextmanager
+    def _cached_attention(self) -> Iterator[None]:
+        """Every Attention layer of the reasoner replaced by a _CachedAttention for the duration."""
+        slots = [(parent, name, child) for parent in self.reasoner.modules()
+                 for name, child in parent.named_children() if isinstance(child, Attention)]
+        try:
+            for parent, name, child in slots:
+                setattr(parent, name, _CachedAttention(child, self))
+            yield
+        finally:
+            for parent, name, child in slots:
+                setattr(parent, name, child)
+
+
+def greedy_decode(model: ACTModel, shape: CanvasShape, prompts: list[str], batch_size: int = 64) -> list[str]:
     """Greedy completions (`decode` at temperature 0)."""
     return decode(model, shape, prompts, batch_size=batch_size)
 
 
 @torch.inference_mode()
 def decode(model: ACTModel, shape: CanvasShape, prompts: list[str], *, temperature: float = 0.0,
-           generator: torch.Generator | None = None, batch_size: int = 200) -> list[str]:
-    """Completions, one byte per step: each step runs all `max_segments` ACT segments from a fresh carry on
-    the prompt and the bytes so far, then takes the next answer byte: the argmax at temperature 0 (greedy),
-    else a draw from the model's distribution (the trained loss's probabilities) sharpened to p^(1/T).
-    A row stops at its first non-byte token (END; a PAD or BLANK ends the decoded text just the same) and
-    leaves the batch, so later steps run only the rows still writing; decoding stops when none is left or
-    the answer region is full."""
+           generator: torch.Generator | None = None, batch_size: int = 64) -> list[str]:
+    """Completions, one byte per step, each byte computed as all `max_segments` ACT segments from a fresh carry
+    on the prompt and the bytes so far would compute it (with cached keys and values: CachedRows). The next
+    byte is the argmax at temperature 0 (greedy), else a draw from the model's distribution (the trained
+    loss's probabilities) sharpened to p^(1/T). A row stops at its first non-byte token (END; a PAD or BLANK
+    ends the decoded text just the same); rows that stopped leave the batch once they are a quarter of it.
+    Repeated prompts in a batch (samples) run their prompt once."""
     act = model.eval()
-    start = shape.prompt_len
     log_probs_of = LOG_PROBS[act.config.loss] if temperature > 0 else None
     answers: list[str] = []
     for first in range(0, len(prompts), batch_size):
-        rows = np.stack([encode_input(fit_prompt(p, shape), shape) for p in prompts[first:first + batch_size]])
-        inputs = torch.from_numpy(rows)
-        inputs[:, shape.answer_slice] = PAD
-        inputs[:, start] = BLANK
-        generated = torch.full((len(inputs), shape.answer_len), PAD, dtype=inputs.dtype)
-        active = torch.arange(len(inputs))
+        batch = prompts[first:first + batch_size]
+        unique = {prompt: index for index, prompt in enumerate(dict.fromkeys(batch))}
+        rows = CachedRows(act, shape, list(unique))
+        rows.select(torch.tensor([unique[prompt] for prompt in batch]))
+        generated = torch.full((len(batch), shape.answer_len), PAD, dtype=torch.int64)
+        owner = torch.arange(len(batch))  # the batch row each cached row writes
+        writing = torch.ones(len(batch), dtype=torch.bool)
+        tokens = torch.full((len(batch),), BLANK, dtype=torch.int64)
         for t in range(shape.answer_len):
-            rows_in = inputs[active]
-            batch = {"inputs": rows_in, "labels": torch.full_like(rows_in, IGNORE_LABEL),
-                     "puzzle_identifiers": torch.zeros(len(rows_in), dtype=torch.int32)}
-            carry = act.initial_carry(batch)
-            for _ in range(act.config.max_segments):
-                carry, outputs = act(carry, batch)
-            logits = outputs["logits"][:, start + t]
+            logits = rows.step(tokens)
+            live = writing.nonzero().squeeze(-1)
             if log_probs_of is None:
-                token = logits.argmax(-1)
+                chosen = logits[live].argmax(-1)
             else:
-                probs = torch.softmax(log_probs_of(logits.double()) / temperature, dim=-1)
-                token = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
-            token = token.to(inputs.dtype)
-            generated[active, t] = token
-            if t + 1 < shape.answer_len:
-                inputs[active, start + t + 1] = token
-            active = active[token >= BYTE_OFFSET]
-            if not len(active):
+                probs = torch.softmax(log_probs_of(logits[live].double()) / temperature, dim=-1)
+                chosen = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            tokens[live] = chosen
+            generated[owner[live], t] = chosen
+            writing[live] = chosen >= BYTE_OFFSET
+            if not writing.any():
                 break
+            if 4 * int((~writing).sum()) >= len(writing):
+                keep = writing.nonzero().squeeze(-1)
+                rows.select(keep)
+                owner, tokens, writing = owner[keep], tokens[keep], writing[keep]
         answers += [decode_answer(row) for row in generated.numpy()]
     return answers

@@ -10,7 +10,10 @@ and what program the harness will run, for the syntax screen). Reported:
 - sampled pass@1 and pass@k (unbiased estimator) from `num_samples` samples per task at the last segment
   (on every task, or on `--sample-tasks N` evenly spread ones, which the summary names);
 - for the synthetic set, the same split into held-out instances (`seen`) and held-out templates (`unseen`);
-- `fits_canvas`: the share of reference solutions short enough for the answer region (a ceiling on pass@k).
+- `fits_canvas`: the share of reference solutions short enough for the answer region (a ceiling on pass@k),
+  and `coverage`: how many prompts fit the prompt region uncut, references fit, and both. A longer prompt is
+  cut to its head (`fit_prompt`: the signature and the start of the spec stay) and its task is still scored:
+  no task leaves the denominator.
 
 Grading goes through the problem set's own sandboxed `grade`. Two shortcuts keep it cheap and change no
 verdict: identical (task, completion) pairs are graded once, and a program that does not compile is failed
@@ -39,6 +42,7 @@ from hrm.codegen.problems import ProblemSet, Sample, Task
 from hrm.codegen.problems.synthetic import split_of
 from hrm.codegen.report import SampleResult, build_report, summarize, write_report
 from hrm.codegen.sandbox import Sandbox
+from hrm.codegen.training_data import mbpp_prompt
 from hrm.errors import HRMError
 from hrm.registry import Registry
 
@@ -63,7 +67,7 @@ def _entry_function(task: Task) -> str:
 def _mbpp_comment(task: Task) -> str:
     """MBPP: the task text and its first assert as comments, as the training rows from ids 511-974 are."""
     text, _, tests = task.prompt.partition(MBPP_TASK_HEAD)[2].partition(MBPP_TESTS_HEAD)
-    return f"# {text}\n# {tests.splitlines()[0] if tests else ''}\n"
+    return mbpp_prompt(text, tests.splitlines()[0] if tests else "")
 
 
 RECIPES: Registry[CanvasRecipe] = Registry("canvas recipe")
@@ -159,13 +163,14 @@ def evaluate_checkpoint(checkpoint: str, spec: str, *, num_samples: int, tempera
                 for i, task_id in enumerate(ids) for index, completion in enumerate(variants[variant(i)][i])]
 
     command = shlex.join(["hrm", *sys.argv[1:]]) if sys.argv else ""
+    coverage = canvas_coverage(problem_set, recipe, tasks, model.shape)
     final = results_of(lambda i: str(num_columns - 1))
     summary: dict = {
         "checkpoint": str(model.source), "problem_set": problem_set.name, "num_tasks": len(tasks),
         "formulation": model.formulation, "decoding": formulation.describe,
         "canvas": vars(model.shape), "segments": model.segments, "greedy_columns": generation.columns,
         "temperature": temperature, "num_samples": num_samples, "generate_seconds": generate_seconds,
-        "fits_canvas": _fits_canvas(problem_set, tasks, model.shape.answer_len),
+        "fits_canvas": coverage["answer_fits"] / max(1, coverage["with_reference"]), "coverage": coverage,
         "greedy": _scores(problem_set.name, final, [1]),
         "greedy_by_segment": [_scores(problem_set.name, results_of(lambda i, s=s: str(s)), [1])
                               for s in range(num_columns)],
@@ -193,10 +198,19 @@ def evaluate_checkpoint(checkpoint: str, spec: str, *, num_samples: int, tempera
     return summary
 
 
-def _fits_canvas(problem_set: ProblemSet, tasks: Sequence[Task], answer_len: int) -> float:
-    references = [problem_set.reference(task) for task in tasks]
-    fits = [len(r.completion.strip("\n").encode("utf-8")) + 1 <= answer_len for r in references if r is not None]
-    return sum(fits) / max(1, len(fits))
+def canvas_coverage(problem_set: ProblemSet, recipe: CanvasRecipe, tasks: Sequence[Task],
+                    shape: CanvasShape) -> dict[str, int]:
+    """Tasks whose canvas prompt fits `prompt_len` bytes uncut, whose reference solution fits the answer region
+    with its END (`answer_len - 1` bytes), and both: a ceiling on what the model can be shown and write."""
+    prompt_fits, answer_fits, with_reference = [], [], 0
+    for task in tasks:
+        reference = problem_set.reference(task)
+        with_reference += reference is not None
+        prompt_fits.append(len(recipe.prompt(task).encode("utf-8")) <= shape.prompt_len)
+        answer_fits.append(reference is not None
+                           and len(reference.completion.strip("\n").encode("utf-8")) + 1 <= shape.answer_len)
+    return {"tasks": len(tasks), "with_reference": with_reference, "prompt_fits": sum(prompt_fits),
+            "answer_fits": sum(answer_fits), "both_fit": sum(p and a for p, a in zip(prompt_fits, answer_fits))}
 
 
 def _write(out: Path, summary: dict, reports: dict, ids: list[str], greedy: list[str],
@@ -240,7 +254,7 @@ def summary_table(summary: dict) -> list[str]:
              f"{summary['canvas']['prompt_len']} prompt + {summary['canvas']['answer_len']} answer bytes; "
              f"{summary['segments']} segments; sampled: {summary['num_samples']} per task at "
              f"T = {summary['temperature']}{subset}; reference solutions that fit the answer region: "
-             f"{percent(summary['fits_canvas'])}", "",
+             f"{percent(summary['fits_canvas'])}{_prompt_coverage(summary)}", "",
              "| group | " + " | ".join(f"greedy, {c}" for c in columns)
              + (" | adaptive halting" if adaptive else "") + "".join(f" | sampled {k}" for k in ks)
              + " | syntax-valid (greedy) |",
@@ -255,6 +269,14 @@ def summary_table(summary: dict) -> list[str]:
     if adaptive:
         lines += ["", f"mean segments under adaptive halting: {summary['mean_adaptive_segments']:.2f}"]
     return lines + [""]
+
+
+def _prompt_coverage(summary: dict) -> str:
+    coverage = summary.get("coverage")
+    if coverage is None:  # a summary written before coverage was reported
+        return ""
+    return (f"; prompts that fit uncut: {coverage['prompt_fits']} of {coverage['tasks']} (the rest are cut to "
+            f"their head and scored)")
 
 
 def checkpoint_eval_from_cli(args) -> dict:

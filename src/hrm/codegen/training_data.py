@@ -4,10 +4,15 @@ Sources (`--corpus`, comma-separated, added to the training split only):
 - the synthetic benchmark's training split (always; hrm.codegen.synthetic);
 - `mbpp`: MBPP training tasks, ids 511-974 (google-research's split: 11-510 are the test set, 1-10 the
   few-shot prompts, neither is used) less those whose text or code repeats a test task's, prompt = the task
-  text and its first assert, answer = the reference code;
-- `stdlib`: small functions of the running interpreter's standard library (tests excluded), prompt = the
-  signature and the docstring's first line, answer = the body.
-A row whose answer does not fit the canvas is dropped (counted in `build.json`); a prompt is cut to its head.
+  text and its first assert as comments (`mbpp_prompt`, the prompt `hrm code eval` shows for a test task),
+  answer = the reference code;
+- `stdlib`: documented functions of the running interpreter's standard library (tests excluded), prompt = the
+  source from `def` to the end of the docstring (as a HumanEval prompt), answer = the rest of the body.
+Every corpus pair then passes the leakage check (hrm.codegen.leakage: no function of a HumanEval or MBPP test
+task, by name or normalised body); the synthetic rows are generated, not mined, and are only counted against
+it (`synthetic_bodies_shared`). A pair whose answer does not fit the canvas is dropped; the rest are shuffled
+with the build seed and the first `max_corpus_rows` kept; a prompt longer than the canvas is cut to its head
+(`fit_prompt`; counted as `prompts_cut`). All counts are in `build.json`.
 
 Splits written: `train`, `test` (held-out instances of the training templates), `test_unseen` (held-out
 templates), each in the authors' format plus `<split>.jsonl` (the synthetic instances) at the root, and
@@ -19,15 +24,16 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import random
 import sysconfig
-import textwrap
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from hrm.codegen.canvas import IGNORE_LABEL, PAD, VOCAB_SIZE, CanvasShape, encode_input, encode_labels, fit_prompt
 from hrm.codegen.jsonl import read_jsonl
+from hrm.codegen.leakage import HeldOutFingerprints, evaluation_fingerprints, fingerprint, leak_reason
 from hrm.codegen.problems import SHARED_DATA
 from hrm.codegen.problems.mbpp import EVALUATION_IDS as MBPP_EVALUATION_IDS
 from hrm.codegen.synthetic import benchmark_splits
@@ -48,6 +54,11 @@ def _mbpp_code(record: dict) -> str:
     return record["code"].replace("\r\n", "\n").strip("\n") + "\n"
 
 
+def mbpp_prompt(text: str, first_test: str) -> str:
+    """What a model sees of an MBPP task, in training and in evaluation: the text and one assert, as comments."""
+    return f"# {text}\n# {first_test}\n"
+
+
 def mbpp_training_pairs(path: Path | None = None) -> Iterator[tuple[str, str]]:
     """(task text + first assert, reference code) for MBPP ids 511-974, less the three (602, 704, 872)
     whose text repeats a test task's word for word, and any whose code repeats a test task's."""
@@ -61,14 +72,19 @@ def mbpp_training_pairs(path: Path | None = None) -> Iterator[tuple[str, str]]:
     for record in records:
         if record.get("task_id") in MBPP_TRAIN_IDS and record["text"].strip().lower() not in test_texts \
                 and _mbpp_code(record) not in test_code:
-            yield f"# {record['text']}\n# {record['test_list'][0]}\n", _mbpp_code(record)
+            yield mbpp_prompt(record["text"], record["test_list"][0]), _mbpp_code(record)
+
+
+STDLIB_EXCLUDED = {"test", "tests", "idlelib", "site-packages", "lib2to3"}
 
 
 def stdlib_pairs(root: Path | None = None) -> Iterator[tuple[str, str]]:
-    """(signature + docstring line, body) for documented functions of the standard library, tests excluded."""
+    """(source from `def` to the docstring's end, the rest of the body) for documented functions of the
+    standard library, tests excluded, dedented to column 0; a function whose lines cannot be dedented as one
+    (a multi-line string at column 0) or whose code starts on the docstring's line is skipped."""
     root = root or Path(sysconfig.get_paths()["stdlib"])
     for path in sorted(root.rglob("*.py")):
-        if {"test", "tests", "idlelib", "site-packages", "lib2to3"} & set(path.relative_to(root).parts):
+        if STDLIB_EXCLUDED & set(path.relative_to(root).parts):
             continue
         try:
             source = path.read_text(encoding="utf-8")
@@ -77,12 +93,16 @@ def stdlib_pairs(root: Path | None = None) -> Iterator[tuple[str, str]]:
             continue
         lines = source.splitlines()
         for node in ast.walk(tree):
-            doc = ast.get_docstring(node) if isinstance(node, ast.FunctionDef) else None
-            if not doc or len(node.body) < 2:
+            if not isinstance(node, ast.FunctionDef) or ast.get_docstring(node) is None or len(node.body) < 2 \
+                    or node.body[1].lineno <= node.body[0].end_lineno:
                 continue
-            body = textwrap.dedent("\n".join(lines[node.body[1].lineno - 1:node.end_lineno]))
-            signature = f"def {node.name}({ast.unparse(node.args)}):\n"
-            yield f'{signature}    """{doc.splitlines()[0]}"""\n', textwrap.indent(body, "    ") + "\n"
+            text = lines[node.lineno - 1:node.end_lineno]
+            indent = text[0][:len(text[0]) - len(text[0].lstrip())]
+            if not all(line.startswith(indent) or not line.strip() for line in text):
+                continue
+            text = [line[len(indent):] for line in text]
+            cut = node.body[0].end_lineno - node.lineno + 1
+            yield "\n".join(text[:cut]) + "\n", "\n".join(text[cut:]).lstrip("\n") + "\n"
 
 
 CORPORA.add("mbpp", mbpp_training_pairs)
@@ -97,21 +117,43 @@ def canvas_rows(pairs: list[tuple[str, str]], shape: CanvasShape) -> tuple[np.nd
         (np.zeros((0, shape.seq_len), np.int32), np.zeros((0, shape.seq_len), np.int32))
 
 
+def corpus_pairs(pairs: Iterable[tuple[str, str]], shape: CanvasShape, tests: HeldOutFingerprints, max_rows: int,
+                 seed: int) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """A corpus's training pairs, deduplicated, leak-checked, fitting the answer region, shuffled with `seed`
+    and capped at `max_rows`; and the counts of each step."""
+    corpus = list(dict.fromkeys(pairs))
+    reasons = [leak_reason(prompt, answer, tests) for prompt, answer in corpus]
+    clean = [pair for pair, reason in zip(corpus, reasons) if reason is None]
+    fits = [pair for pair in clean if len(pair[1].encode("utf-8")) <= shape.answer_len]
+    random.Random(seed).shuffle(fits)
+    kept = fits[:max_rows]
+    return kept, {"read": len(corpus), "leak_name": reasons.count("name"), "leak_body": reasons.count("body"),
+                  "answer_too_long": len(clean) - len(fits), "kept": len(kept),
+                  "prompts_cut": sum(len(prompt.encode("utf-8")) > shape.prompt_len for prompt, _ in kept)}
+
+
 def build_code_dataset(out: str | Path, *, num_train: int, num_test: int, seed: int, shape: CanvasShape,
                        corpora: list[str], max_corpus_rows: int = 1000, overwrite: bool = False) -> dict:
-    """Write the dataset (module docstring); returns the build summary also saved as build.json."""
+    """Write the dataset (module docstring); returns the build summary also saved as build.json. With corpora,
+    `corpus_counts` holds each one's counts and `synthetic_bodies_shared` the synthetic training rows whose
+    normalised body is also a test task's (one-line programs such as `return len(xs)`; kept, generated)."""
     synthetic = benchmark_splits(num_train, num_test, seed, shape.prompt_len, shape.answer_len)
     summary: dict = {"seed": seed, "canvas": vars(shape), "rows": {}, "dropped_too_long": {}, "corpora": corpora}
+    if corpora:
+        tests = evaluation_fingerprints()
+        summary["corpus_counts"] = {}
+        summary["synthetic_bodies_shared"] = sum(not fingerprint(i.prompt + i.answer)[1].isdisjoint(tests.bodies)
+                                                 for i in synthetic["train"])
     with staged_dataset(out, overwrite) as root:
         for folder, split in SPLITS.items():
             pairs = [(i.prompt, i.answer) for i in synthetic[split]]
             if folder == "train":
                 for name in corpora:
-                    corpus = list(CORPORA.get(name)())
-                    fits = [pair for pair in corpus if len(pair[1].encode("utf-8")) <= shape.answer_len]
-                    summary["dropped_too_long"][name] = len(corpus) - len(fits)
-                    summary["rows"][name] = min(len(fits), max_corpus_rows)
-                    pairs += fits[:max_corpus_rows]
+                    kept, counts = corpus_pairs(CORPORA.get(name)(), shape, tests, max_corpus_rows, seed)
+                    summary["corpus_counts"][name] = counts
+                    summary["dropped_too_long"][name] = counts["answer_too_long"]
+                    summary["rows"][name] = len(kept)
+                    pairs += kept
             inputs, labels = canvas_rows(pairs, shape)
             meta = DatasetMetadata(pad_id=PAD, ignore_label_id=IGNORE_LABEL, blank_identifier_id=0,
                                    vocab_size=VOCAB_SIZE, seq_len=shape.seq_len, num_puzzle_identifiers=1,
@@ -142,7 +184,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt-len", type=int, default=80, help="prompt bytes of the canvas")
     parser.add_argument("--answer-len", type=int, default=48, help="answer bytes of the canvas")
     parser.add_argument("--corpus", default="", help=f"extra training sources, comma-separated: {CORPORA.names()}")
-    parser.add_argument("--max-corpus-rows", type=int, default=1000, help="rows kept per extra source")
+    parser.add_argument("--max-corpus-rows", type=int, default=1000,
+                        help="rows kept per extra source, after the leak check and a seeded shuffle")
     parser.add_argument("--overwrite", action="store_true")
 
 
