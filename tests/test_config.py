@@ -26,6 +26,9 @@ def test_overrides_are_typed():
                                           "optim.betas=[0.8,0.9]"])
     assert cfg.optim.lr == 3e-4 and isinstance(cfg.optim.lr, float)
     assert cfg.model.hidden_dim == 48 and cfg.optim.ema is False and cfg.optim.betas == (0.8, 0.9)
+    # YAML reads false/true as bools; a choice that spells them takes them as its strings
+    assert load_config(RunConfig, "tiny", ["compile=false"]).compile == "false"
+    assert load_config(RunConfig, "tiny", ["compile=true"]).compile == "true"
 
 
 @pytest.mark.parametrize("override,message", [
@@ -36,6 +39,7 @@ def test_overrides_are_typed():
     ("optim.ema=maybe", "must be true or false"),
     ("model.name=gpt", "must name a model"),
     ("model.pos_encoding=alibi", "must be one of"),
+    ("model.pos_encoding=true", "must be one of"),
     ("model.num_heads=33", "must be in [1, hidden_dim]"),
     ("model.num_heads=32", "RoPE needs an even head width"),
     ("noequals", "key=value"),

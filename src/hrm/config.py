@@ -162,6 +162,8 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
                 errors.append(str(err))
         raise ConfigError(errors[0] if errors else f"'{where}': cannot be {value!r}")
     if origin is Literal:
+        if isinstance(value, bool) and str(value).lower() in args:  # YAML reads `compile=false` as a bool
+            return str(value).lower()
         if value not in args:
             raise ConfigError(f"'{where}' must be one of {list(args)}, got {value!r}")
         return value
