@@ -41,7 +41,6 @@ from hrm.errors import ConfigError
 from hrm.models import ACTModel
 from hrm.models.extensions import EXTENSIONS, ExtensionSpec
 from hrm.nn.attention import Attention
-from hrm.nn.rope import apply_rotary
 
 
 def causal_rows(canvas_inputs: np.ndarray, canvas_labels: np.ndarray, shape: CanvasShape
@@ -175,23 +174,18 @@ class CachedRows:
                ) -> torch.Tensor:
         """Attention.forward for positions length.. of the current rows, over every cached position and
         themselves: the causal mask's rule, since the prompt comes first and the answer one position a step."""
-        b, l, _ = x.shape
-        q, k, v = attention.qkv_proj(x).view(b, l, 3, attention.num_heads, attention.head_dim).unbind(dim=2)
-        start, end = self.length, self.length + l
-        if rope is not None:
-            cos, sin = rope[0][start:end], rope[1][start:end]
-            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        start, end = self.length, self.length + x.shape[1]
+        q, k, v = attention.project(x, None if rope is None else (rope[0][start:end], rope[1][start:end]))
         call = self._call
         self._call += 1
         if call == len(self.keys):
             size = (self.num_rows, attention.num_heads, self.reasoner.total_len, attention.head_dim)
             self.keys.append(k.new_zeros(size))
             self.values.append(v.new_zeros(size))
-        self.keys[call][self._rows, :, start:end] = k.transpose(1, 2)
-        self.values[call][self._rows, :, start:end] = v.transpose(1, 2)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), self.keys[call][self._rows, :, :end],
-                                             self.values[call][self._rows, :, :end])
-        return attention.o_proj(out.transpose(1, 2).reshape(b, l, -1))
+        self.keys[call][self._rows, :, start:end] = k
+        self.values[call][self._rows, :, start:end] = v
+        return attention.merge(F.scaled_dot_product_attention(q, self.keys[call][self._rows, :, :end],
+                                                              self.values[call][self._rows, :, :end]))
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         """All ACT segments from the initial states on embedded positions x [b, l, d] -> z_high [b, l, d]."""

@@ -29,7 +29,7 @@ from torch import nn
 from hrm.nn.attention import Attention
 from hrm.nn.linear import CastedLinear
 from hrm.nn.rms_norm import rms_norm
-from hrm.nn.rope import RotaryEmbedding, apply_rotary
+from hrm.nn.rope import RotaryEmbedding
 from hrm.nn.swiglu import SwiGLU
 from hrm.neat.titans_memory import NeuralMemory
 
@@ -53,12 +53,9 @@ class MaskedAttention(Attention):
     given input (so MAC's query i can find its own memory token h_i, C positions back)."""
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        b, l, _ = x.shape
-        rotary = RotaryEmbedding(self.head_dim, l).to(x.device)  # tiny tables, rebuilt for each length
-        q, k, v = self.qkv_proj(x).view(b, l, 3, self.num_heads, self.head_dim).unbind(dim=2)
-        q, k = apply_rotary(q, rotary.cos, rotary.sin), apply_rotary(k, rotary.cos, rotary.sin)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
-        return self.o_proj(out.transpose(1, 2).reshape(b, l, -1))
+        rotary = RotaryEmbedding(self.head_dim, x.shape[1]).to(x.device)  # tiny tables, rebuilt for each length
+        q, k, v = self.project(x, (rotary.cos, rotary.sin))
+        return self.merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
 
 
 class PersistentMemory(nn.Module):

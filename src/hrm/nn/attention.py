@@ -29,12 +29,21 @@ class Attention(nn.Module):
         self.qkv_proj = CastedLinear(dim, 3 * num_heads * self.head_dim)
         self.o_proj = CastedLinear(num_heads * self.head_dim, dim)
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+    def project(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x [b, l, dim] -> q, k, v [b, h, l, d], RoPE (tables for these l positions) applied to q and k. Shared
+        with the attention variants that mask or cache differently (Titans, BLT, cached causal decoding)."""
         b, l, _ = x.shape
-        qkv = self.qkv_proj(x).view(b, l, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.unbind(dim=2)  # each [b, l, h, d]
+        q, k, v = self.qkv_proj(x).view(b, l, 3, self.num_heads, self.head_dim).unbind(dim=2)  # each [b, l, h, d]
         if rope is not None:
             q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                             attn_mask=self.attn_mask)
+        return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+
+    def merge(self, out: torch.Tensor) -> torch.Tensor:
+        """Attention output [b, h, l, d] -> [b, l, dim] through the output projection."""
+        b, _, l, _ = out.shape
         return self.o_proj(out.transpose(1, 2).reshape(b, l, -1))
+
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        q, k, v = self.project(x, rope)
+        return self.merge(F.scaled_dot_product_attention(q, k, v, attn_mask=self.attn_mask))

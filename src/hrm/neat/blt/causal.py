@@ -16,7 +16,7 @@ from torch import nn
 
 from hrm.nn.attention import Attention
 from hrm.nn.block import Block
-from hrm.nn.rope import RotaryEmbedding, apply_rotary
+from hrm.nn.rope import RotaryEmbedding
 
 Rope = tuple[torch.Tensor, torch.Tensor]
 
@@ -46,14 +46,9 @@ class CausalAttention(Attention):
         self.window = window
 
     def forward(self, x: torch.Tensor, rope: Rope | None) -> torch.Tensor:
-        b, l, _ = x.shape
-        q, k, v = self.qkv_proj(x).view(b, l, 3, self.num_heads, self.head_dim).unbind(dim=2)  # each [b, l, h, d]
-        if rope is not None:
-            cos, sin = rope[0][:l], rope[1][:l]
-            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        mask = causal_mask(l, self.window, x.device)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
-        return self.o_proj(out.transpose(1, 2).reshape(b, l, -1))
+        l = x.shape[1]
+        q, k, v = self.project(x, None if rope is None else (rope[0][:l], rope[1][:l]))
+        return self.merge(F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(l, self.window, x.device)))
 
 
 class CausalBlock(Block):
