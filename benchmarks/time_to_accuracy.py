@@ -93,7 +93,7 @@ def markdown(result: dict) -> str:
              f"{result.get('config', 'trm_sudoku')} on {result['train_puzzles']} training {TASKS[task][2]} with on-the-fly "
              f"augmentation; {result['minutes_budget']} min budget; {result['steps']} optimizer steps in "
              f"{result['train_minutes']:.1f} min. Overrides: `{' '.join(result['overrides'])}`.", "",
-             "| minutes | step | exact accuracy (EMA, first 1,000 test examples, 16 segments) | "
+             "| minutes | step | exact accuracy (EMA, first 1,000 test examples, all segments) | "
              + "".join(f"{k} | " for k in extra), "|---|---|---|" + "---|" * len(extra)]
     lines += [f"| {p['minutes']:.1f} | {p['step']} | {p['exact_accuracy']:.3f} | "
               + "".join(f"{_cell(p, k, 3)} | " for k in extra) for p in result["curve"]]

@@ -3,7 +3,7 @@
     hrm data <task> --out DIR ...      build a dataset in the authors' on-disk format
     hrm train --config NAME|PATH [--out RUN_DIR] [key=value ...]
     hrm eval RUN_DIR|CHECKPOINT [--data DIR]
-    hrm solve sudoku <81 chars> [--checkpoint PATH]
+    hrm solve sudoku <81 chars> | maze FILE|- [--checkpoint PATH]
     hrm export RUN_DIR|CHECKPOINT --out FILE.safetensors [--dtype bfloat16]
     hrm demo
     hrm code eval --problems humaneval|mbpp|synthetic|polyglot|lcb:FILE --samples FILE|--reference|--checkpoint PATH
@@ -67,19 +67,17 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_solve(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("solve", help="solve one puzzle with a trained model")
+    from hrm.solve import SOLVERS, solve_from_cli
+
+    parser = sub.add_parser("solve", help="solve one puzzle with a trained model (the bundled one by default)")
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
-    sudoku = kinds.add_parser("sudoku", help="a 9x9 sudoku: 81 characters, 0 or . for blanks")
-    sudoku.add_argument("puzzle")
-    sudoku.add_argument("--checkpoint", default=None, help="checkpoint folder, run folder or .safetensors file")
-    sudoku.add_argument("--device", default="cpu")
-
-    def handler(args: argparse.Namespace) -> None:
-        from hrm.solve import solve_from_cli
-
-        solve_from_cli(args)
-
-    sudoku.set_defaults(handler=handler)
+    for name in SOLVERS:
+        solver = SOLVERS.get(name)
+        kind = kinds.add_parser(name, help=solver.help)
+        kind.add_argument("puzzle", help=solver.argument_help)
+        kind.add_argument("--checkpoint", default=None, help="checkpoint folder, run folder or .safetensors file")
+        kind.add_argument("--device", default="cpu")
+        kind.set_defaults(handler=solve_from_cli)
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:

@@ -10,6 +10,7 @@ from collections import deque
 
 import numpy as np
 import pytest
+import torch
 
 from hrm.cli import main
 from hrm.data.augment import AUGMENTATIONS
@@ -17,6 +18,7 @@ from hrm.data import maze
 from hrm.data.dihedral import dihedral_transform, inverse_dihedral_transform
 from hrm.data.format import read_split
 from hrm.errors import DatasetError
+from hrm.eval.verify import VERIFIERS
 
 WALL, OPEN, START, GOAL, PATH = "#", " ", "S", "G", "o"
 
@@ -307,3 +309,12 @@ def test_full_size_build(tmp_path):
         assert puzzles.inputs.shape == (200, 900)
         for inputs, labels in zip(puzzles.inputs, puzzles.labels):
             assert_label_is_shortest_path(inputs, labels, 111)
+
+
+def test_maze_verifier_reads_no_label_and_agrees_with_the_metric():
+    """Verified halting's maze check: every hand case as `maze_metrics` judges it, from the input alone."""
+    cases = sorted(PREDICTIONS)
+    inputs = torch.as_tensor(np.stack([maze.maze_from_text(HAND_MAZE).reshape(-1)] * len(cases)).astype(np.int64))
+    answers = torch.as_tensor(np.stack([maze.maze_from_text(PREDICTIONS[c][0]).reshape(-1) for c in cases])
+                              .astype(np.int64))
+    assert VERIFIERS.get("maze")(inputs, answers).tolist() == [PREDICTIONS[c][1] for c in cases]

@@ -314,21 +314,21 @@ def count_shortest_paths(maze: np.ndarray) -> float:
     return _count_shortest_paths(is_open, maze.shape[-1] + 2, start, goal)
 
 
-def maze_metrics(inputs: np.ndarray, labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
-    """Fractions of predictions that are a valid shortest path, and that equal the label exactly.
+def valid_shortest_paths(inputs: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """[n] bool: which predictions are a valid shortest path of their maze (no label is read).
 
-    inputs, labels, predictions: [n, l] token ids. A prediction is a valid shortest path when (1) every cell it does
-    not mark `o` equals the input, and every `o` sits on an input open cell (walls, S, G unchanged, no PAD), and
-    (2) its `o` cells link S to G, and there are exactly optimal - 1 of them, the optimal length coming from a BFS on
+    inputs, predictions: [n, l] token ids. A prediction is a valid shortest path when (1) every cell it does not
+    mark `o` equals the input, and every `o` sits on an input open cell (walls, S, G unchanged, no PAD), and (2)
+    its `o` cells link S to G, and there are exactly optimal - 1 of them, the optimal length coming from a BFS on
     the input. (2) makes the `o` cells exactly one shortest path: a connected S→G route through them has at least
     `optimal` moves, so it uses every `o` cell and nothing else.
     """
-    inputs, labels, predictions = (np.asarray(a) for a in (inputs, labels, predictions))
-    if inputs.ndim != 2 or labels.shape != inputs.shape or predictions.shape != inputs.shape:
-        raise ValueError(f"maze_metrics wants three [n, l] arrays of one shape, got {inputs.shape}, "
-                         f"{labels.shape}, {predictions.shape}")
+    inputs, predictions = np.asarray(inputs), np.asarray(predictions)
+    if inputs.ndim != 2 or predictions.shape != inputs.shape:
+        raise ValueError(f"maze inputs and predictions must be [n, l] arrays of one shape, got {inputs.shape}, "
+                         f"{predictions.shape}")
     if inputs.shape[0] == 0:
-        raise ValueError("maze_metrics needs at least one example")
+        raise ValueError("maze scoring needs at least one example")
     side = _grid_side(inputs.shape[1])
     starts, goals = _endpoints(inputs)
     on_path = predictions == PATH_ID
@@ -338,9 +338,16 @@ def maze_metrics(inputs: np.ndarray, labels: np.ndarray, predictions: np.ndarray
                                           _padded_cell(starts, side), _padded_cell(goals, side), side + 2)
     if np.any(optimal < 0):
         raise ValueError(f"maze input {int(np.flatnonzero(optimal < 0)[0])} has no path from S to G")
-    valid = keeps_maze & (along_path >= 0) & (on_path.sum(axis=1) == optimal - 1)
+    return keeps_maze & (along_path >= 0) & (on_path.sum(axis=1) == optimal - 1)
+
+
+def maze_metrics(inputs: np.ndarray, labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """Fractions of predictions that are a valid shortest path (`valid_shortest_paths`), and that equal the label."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    if labels.shape != predictions.shape:
+        raise ValueError(f"maze labels and predictions must have one shape, got {labels.shape}, {predictions.shape}")
     return {
-        "valid_shortest_path_accuracy": float(valid.mean()),
+        "valid_shortest_path_accuracy": float(valid_shortest_paths(inputs, predictions).mean()),
         "exact_match_accuracy": float((predictions == labels).all(axis=1).mean()),
     }
 

@@ -1,7 +1,8 @@
 """Answer checks that need no labels, only the puzzle's own rules ("verified halting").
 
 A sudoku with one solution has exactly one grid that keeps the givens and breaks no rule, so an answer that
-passes the check is the answer. Inference can then stop a puzzle at its first passing segment instead of
+passes the check is the answer; a maze answer that marks one shortest S->G path is as good as the label (the
+task's metric counts any shortest path). Inference can then stop a puzzle at its first passing segment instead of
 trusting the Q head: `predict(..., verify=...)`, `hrm solve`, and `hrm eval` (verified@cap metrics) use it
 for every task registered here. No label is ever read.
 """
@@ -42,5 +43,14 @@ def sudoku_is_solved(inputs: torch.Tensor, answers: torch.Tensor) -> torch.Tenso
     return in_range & keeps_givens & (per_unit == 1).all(-1).all(-1)
 
 
+def maze_is_solved(inputs: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
+    """True where the answer keeps the maze and marks exactly one shortest S->G path (BFS on the input)."""
+    from hrm.data.maze import valid_shortest_paths  # numba kernels: imported only when a maze is checked
+
+    valid = valid_shortest_paths(inputs.cpu().numpy(), answers.cpu().numpy())
+    return torch.from_numpy(valid).to(inputs.device)
+
+
 VERIFIERS: Registry[Verifier] = Registry("answer verifier")
 VERIFIERS.add("sudoku", sudoku_is_solved)
+VERIFIERS.add("maze", maze_is_solved)
