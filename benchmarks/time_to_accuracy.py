@@ -97,10 +97,10 @@ def markdown(result: dict) -> str:
              + "".join(f"{k} | " for k in extra), "|---|---|---|" + "---|" * len(extra)]
     lines += [f"| {p['minutes']:.1f} | {p['step']} | {p['exact_accuracy']:.3f} | "
               + "".join(f"{_cell(p, k, 3)} | " for k in extra) for p in result["curve"]]
-    lines += ["", "Final scores of the exported weights (bf16, what `hrm solve` ships). Exact = all 16 segments, "
-              "the authors' protocol; adaptive = each example stops at its Q head's halt; verified = each example "
-              "stops at its first answer that obeys the task's rules (no labels read; sudoku only); both capped at "
-              "the model's segment count.", "",
+    lines += ["", "Final scores of the exported weights (bf16, what `hrm solve` ships). Exact = all of the model's "
+              "segments (16 in the papers' configs), the authors' protocol; adaptive = each example stops at its Q "
+              "head's halt; verified = each example stops at its first answer that obeys the task's rules (no "
+              "labels read; sudoku, and maze since 2026-11-24); both capped at the model's segment count.", "",
               "| test split (activations) | examples | exact @1 seg | exact @all segments | adaptive exact | mean seg. "
               "| verified exact | mean seg. | " + "".join(f"{k} | " for k in extra),
               "|---|---|---|---|---|---|---|---|" + "---|" * len(extra)]
