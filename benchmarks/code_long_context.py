@@ -3,7 +3,7 @@ the synthetic benchmark, HumanEval and MBPP next to the published small-model an
 
     sudo .venv/bin/python benchmarks/code_long_context.py [--run runs/code_long_context] [--device cpu|cuda] \
         [--minutes 30 | --steps N] [--threads 1] [--samples 10] [--sample-tasks mbpp=100,synthetic=40] \
-        [--set key=value ...] [--skip-train]
+        [--set key=value ...] [--skip-train | --train-only]
 
 Steps (data and scores are skipped when their output exists; a finished run (RUN/run/eval.json) is not trained
 again, an interrupted one resumes from its last checkpoint):
@@ -82,6 +82,10 @@ def main() -> None:
     parser.add_argument("--sample-tasks", default="", help="SET=N,...: sample only N evenly spread tasks of SET")
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--skip-train", action="store_true", help="score RUN/run as it is")
+    parser.add_argument("--device-name", default=None, help="the training device to name in the report "
+                        "(e.g. 'NVIDIA H100 80GB HBM3' when it trained elsewhere)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="stop after training (e.g. on a GPU machine without the sandbox; score later with --skip-train)")
     parser.add_argument("--out", default=str(RESULTS), help="path without suffix")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -100,6 +104,8 @@ def main() -> None:
     commands.append(shlex.join(["hrm", "train", "--config", CONFIG, "--out", str(root / "run"), *overrides]))
     if not args.skip_train and not (root / "run" / "eval.json").exists():
         train(cfg, root / "run")
+    if args.train_only:
+        return
 
     sample_tasks = per_set(args.sample_tasks)
     evals = {}
@@ -118,7 +124,7 @@ def main() -> None:
     metrics = [json.loads(line) for line in (root / "run" / "metrics.jsonl").read_text().splitlines()]
     trained = [m for m in metrics if "step" in m and "elapsed_s" in m]
     summary = {
-        "date": DATE, "device": f"training on {args.device}, scoring on CPU; {args.threads} torch thread(s)",
+        "date": DATE, "device": f"training on {args.device_name or args.device}, scoring on CPU; {args.threads} torch thread(s)",
         "machine": machine_info(), "script_command": shlex.join(["python", *sys.argv]), "commands": commands,
         "config": to_plain(cfg), "data": build,
         "training": {"steps": max(m["step"] for m in metrics if "step" in m), "minutes": training_minutes(trained),
