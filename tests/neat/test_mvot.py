@@ -13,7 +13,7 @@ from hrm.config import build
 from hrm.data.maze import GOAL_ID, OPEN_ID, PATH_ID, START_ID, WALL_ID, generate_mazes, maze_from_text
 from hrm.errors import ConfigError
 from hrm.neat.mvot.discrepancy import codebook_distances, token_discrepancy_loss
-from hrm.neat.mvot.path_targets import path_order, random_path_prefixes, segment_target_grids
+from hrm.neat.mvot.path_targets import path_order, random_path_prefixes, segment_target_grids, shortest_path_prefix
 from hrm.neat.mvot.render import PALETTE, read_cells, render_grids
 from hrm.neat.mvot.scoring import picture_quality, score
 from hrm.neat.mvot.thoughts import IMAGE_OFFSET, MVoTConfig, VisualThoughtReasoner, train_on_batch
@@ -162,14 +162,42 @@ def test_path_order_and_segment_targets():
     inputs, labels = hand_maze()
     order = path_order(inputs, labels).view(4, 4)
     assert order.tolist() == [[0, 1, 2, 0], [0, 0, 3, 0], [0, 0, 4, 0], [0, 0, 0, 0]]
-    # 4 path cells over T = 3 segments: ceil(4/3) = 2, ceil(8/3) = 3, then all 4
-    shown = [(segment_target_grids(inputs, labels, torch.tensor([t]), 3) == PATH_ID).sum().item() for t in (1, 2, 3)]
-    assert shown == [2, 3, 4]
-    first = segment_target_grids(inputs, labels, torch.tensor([1]), 3).view(4, 4)
+    # 4 path cells over T = 3 segments: min(t·k, 4), all 4 at t = 3
+    for k, expected in ((1, [1, 2, 4]), (2, [2, 4, 4])):
+        shown = [(segment_target_grids(inputs, labels, torch.tensor([t]), 3, k) == PATH_ID).sum().item()
+                 for t in (1, 2, 3)]
+        assert shown == expected
+    first = segment_target_grids(inputs, labels, torch.tensor([1]), 3, 2).view(4, 4)
     assert first[0].tolist() == [START_ID, PATH_ID, PATH_ID, WALL_ID] and first[1, 2] == OPEN_ID
-    assert torch.equal(segment_target_grids(inputs, labels, torch.tensor([3]), 3), labels)
-    assert torch.equal(segment_target_grids(inputs, labels, torch.tensor([0]), 3), inputs)
+    assert torch.equal(segment_target_grids(inputs, labels, torch.tensor([3]), 3, 1), labels)
+    assert torch.equal(segment_target_grids(inputs, labels, torch.tensor([0]), 3, 2), inputs)
     assert first[3, 2] == GOAL_ID
+
+
+def test_shortest_path_prefix_accepts_any_tied_path_start_and_nothing_else():
+    """Open 3x3 room, S top-left, G bottom-right: every monotone path is shortest (4 moves)."""
+    room = torch.from_numpy(maze_from_text(["S  ", "   ", "  G"])).long().view(1, -1)
+    cases = {  # drawn cells (row, col) -> valid
+        ((0, 1),): True, ((1, 0),): True, ((0, 1), (1, 1)): True, ((1, 0), (1, 1)): True,
+        ((0, 1), (0, 2)): True, ((0, 1), (0, 2), (1, 2)): True,
+        (): False,  # nothing drawn
+        ((1, 1),): False,  # skips the first cell
+        ((0, 1), (1, 0)): False,  # two cells one move from S
+        ((0, 1), (2, 0)): False,  # cells at distances 1 and 2 that do not touch
+        ((0, 1), (1, 2)): False,  # a gap at distance 2
+    }
+    drawn = torch.zeros(len(cases), 9, dtype=torch.bool)
+    for i, cells in enumerate(cases):
+        for r, c in cells:
+            drawn[i, 3 * r + c] = True
+    valid, m = shortest_path_prefix(room.expand(len(cases), 9), drawn)
+    assert valid.tolist() == list(cases.values())
+    assert m.tolist() == [len(cells) for cells in cases]
+    inputs, labels = hand_maze()
+    order = path_order(inputs, labels)
+    for shown, ok in ((2, True), (4, True)):
+        assert shortest_path_prefix(inputs, (order > 0) & (order <= shown))[0].item() == ok
+    assert not shortest_path_prefix(inputs, (order > 0) | (inputs == OPEN_ID))[0].item()  # a dead end drawn too
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -253,6 +281,7 @@ def test_config_builds_either_reasoner(name, trained_tokenizer):
     (dict(model=dict(TINY_MODEL, max_segments=0)), "max_segments"),
     (dict(maze_size=9), "multiple of mvot.tokenizer.cells_per_token"),
     (dict(discrepancy_weight=-1.0), "discrepancy_weight"),
+    (dict(cells_per_thought=0), "cells_per_thought"),
     (dict(distance="cosine"), "distance"),
     (dict(tokenizer=dict(TINY_TOKENIZER, pixels_per_cell=3)), "power of two"),
     (dict(tokenizer=dict(TINY_TOKENIZER, endpoint_weight=0.5)), "endpoint_weight"),

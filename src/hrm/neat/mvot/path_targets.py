@@ -1,8 +1,10 @@
 """What a maze's visual thought at ACT segment s should show: the path so far.
 
-Target for segment s of S (s = 1..S): the maze with the first ceil(s·n / S) cells of the label's shortest path
-marked `o`, counted from S (n = the path's `o` cells). The last segment's picture is the full answer. This
-mirrors MVoT's maze task, whose visual thought after step i pictures the trajectory after i actions.
+Target for segment s of S (s = 1..S): the maze with the first min(s·k, n) cells of the label's shortest path
+marked `o`, counted from S (n = the path's `o` cells, k = cells_per_thought); the last segment's picture is the
+full answer. Each thought thus extends the previous one by a fixed k cells, a local step a segment can learn
+(the earlier rule, ceil(s·n / S), made every step depend on the whole path's length). This mirrors MVoT's maze
+task, whose visual thought after step i pictures the trajectory after i actions.
 
 Path order: on a shortest path, the i-th `o` cell from S is exactly i moves from S and touches the (i-1)-th,
 and no two non-consecutive path cells touch (that would be a shortcut). So growing a region from S through
@@ -18,7 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from hrm.data.maze import PATH_ID, START_ID
+from hrm.data.maze import GOAL_ID, OPEN_ID, PATH_ID, START_ID, WALL_ID
 
 
 def grid_side(num_cells: int) -> int:
@@ -49,9 +51,50 @@ def path_order(inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return order.view_as(inputs)
 
 
-def segment_prefix_lengths(num_path_cells: torch.Tensor, segment: torch.Tensor, num_segments: int) -> torch.Tensor:
-    """ceil(s·n / S): the path cells shown at segment s [b] (1..S) for paths of n [b] cells."""
-    return (segment.long() * num_path_cells + num_segments - 1) // num_segments
+def bfs_distances(sources: torch.Tensor, passable: torch.Tensor) -> torch.Tensor:
+    """sources, passable [b, h, w] bool -> moves from the nearest source through passable cells [b, h, w] long
+    (-1 where unreachable)."""
+    distance = torch.where(sources, 0, -1)
+    reached, step = sources.clone(), 0
+    while True:
+        new = _grow(reached) & passable & ~reached
+        if not new.any():
+            return distance
+        step += 1
+        distance[new] = step
+        reached |= new
+
+
+def shortest_path_prefix(inputs: torch.Tensor, drawn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Is what a picture draws the start of a shortest path? inputs [b, l] bare mazes, drawn [b, l] bool (cells
+    drawn as path) -> (valid [b] bool, m [b] long drawn cells). Valid: m >= 1 and the drawn cells are exactly
+    the first m cells after S of some shortest S-G path (any of the tied ones): open cells on a shortest path,
+    one at each distance 1..m from S, each next to the one before."""
+    side = grid_side(inputs.shape[-1])
+    cells, drawn = inputs.view(-1, side, side), drawn.view(-1, side, side)
+    passable = cells != WALL_ID
+    from_start = bfs_distances(cells == START_ID, passable)
+    to_goal = bfs_distances(cells == GOAL_ID, passable)
+    length = from_start.masked_fill(cells != GOAL_ID, -1).flatten(1).amax(1).view(-1, 1, 1)
+    on_shortest = (cells == OPEN_ID) & (from_start > 0) & (to_goal > 0) & (from_start + to_goal == length)
+    m = drawn.flatten(1).sum(1)
+    level = torch.where(drawn, from_start, 0)  # distance from S of each drawn cell
+    counts = torch.zeros(len(m), side * side + 1, dtype=torch.long, device=inputs.device)
+    counts.scatter_add_(1, level.flatten(1).clamp_min(0), drawn.flatten(1).long())
+    one_per_level = counts[:, 1:].amax(1) <= 1
+    padded = F.pad(torch.where(drawn, level, -2), (1, 1, 1, 1), value=-2)
+    neighbours = torch.stack((padded[:, :-2, 1:-1], padded[:, 2:, 1:-1], padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]))
+    linked = (level == 1) | (neighbours == (level - 1)).any(0)
+    valid = ((m >= 1) & (drawn <= on_shortest).flatten(1).all(1) & one_per_level
+             & (level.flatten(1).amax(1) == m) & (drawn <= linked).flatten(1).all(1))
+    return valid, m
+
+
+def segment_prefix_lengths(num_path_cells: torch.Tensor, segment: torch.Tensor, num_segments: int,
+                           cells_per_thought: int) -> torch.Tensor:
+    """The path cells shown at segment s [b] (0..S) for paths of n [b] cells: min(s·k, n), and n at s = S."""
+    shown = torch.minimum(segment.long() * cells_per_thought, num_path_cells)
+    return torch.where(segment == num_segments, num_path_cells, shown)
 
 
 def path_prefix_grids(inputs: torch.Tensor, labels: torch.Tensor, num_shown: torch.Tensor) -> torch.Tensor:
@@ -62,10 +105,11 @@ def path_prefix_grids(inputs: torch.Tensor, labels: torch.Tensor, num_shown: tor
 
 
 def segment_target_grids(inputs: torch.Tensor, labels: torch.Tensor, segment: torch.Tensor,
-                         num_segments: int) -> torch.Tensor:
+                         num_segments: int, cells_per_thought: int) -> torch.Tensor:
     """The picture each row should imagine after its segment [b] of `num_segments`: grids [b, l]."""
     num_path_cells = (labels == PATH_ID).sum(-1)
-    return path_prefix_grids(inputs, labels, segment_prefix_lengths(num_path_cells, segment, num_segments))
+    return path_prefix_grids(inputs, labels, segment_prefix_lengths(num_path_cells, segment, num_segments,
+                                                                     cells_per_thought))
 
 
 def random_path_prefixes(inputs: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

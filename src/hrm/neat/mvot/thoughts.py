@@ -10,8 +10,8 @@ in the image slots, the codes of the previous visual thought v_{t-1} (v_0: the b
 "initial image" MVoT keeps in context). It writes answer logits at the cells and the visual thought v_t at the
 slots. The reasoning state (z_high, z_low) carries across segments, detached, as in HRM's deep supervision:
 
-    v_t ~ P(v | maze, v_{t-1}, z_{t-1})       target: picture of the maze with the first ceil(t·k/T) of the
-                                              label path's k cells drawn (`path_targets.py`)
+    v_t ~ P(v | maze, v_{t-1}, z_{t-1})       target: picture of the maze with the first min(t·k, n) of the
+                                              label path's n cells drawn, all n at t = T (`path_targets.py`)
 
 Inference feeds back the model's own argmax thought; training feeds the target picture of the previous segment
 (teacher forcing, as MVoT trains on the true interleaved images) unless teacher_forcing is off. Each segment's
@@ -48,7 +48,7 @@ from hrm.neat.mvot.tokenizer import GridTokenizer, TokenizerConfig
 IMAGE_OFFSET = MAZE_VOCAB_SIZE  # id of image code 0 in the unified vocabulary
 
 TINY_TRM = dict(name="trm", hidden_dim=64, num_heads=4, expansion=2.0, num_layers=2, deep_recursions=1,
-                latent_recursions=2, puzzle_emb_dim=0, num_puzzle_tokens=0, max_segments=4, loss="softmax",
+                latent_recursions=4, puzzle_emb_dim=0, num_puzzle_tokens=0, max_segments=4, loss="softmax",
                 forward_dtype="float32")
 
 
@@ -57,6 +57,7 @@ class MVoTConfig:
     model: dict[str, Any] = field(default_factory=lambda: dict(TINY_TRM))  # reasoner options; name: trm or hrm
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     maze_size: int = 10  # s, grid side; a multiple of tokenizer.cells_per_token
+    cells_per_thought: int = 2  # k, path cells each visual thought adds to the previous one; >= 1
     use_visual_thoughts: bool = True  # False: the text-only baseline (no image slots, no L_D)
     discrepancy_weight: float = 1.0  # weight of L_D (MVoT: 1); 0 = CE alone; >= 0
     distance: Distance = "euclidean"  # S: "euclidean" (MVoT's code) or "squared" / e (the paper's MSE)
@@ -81,6 +82,8 @@ class MVoTConfig:
         if self.maze_size < 2 or self.maze_size % self.tokenizer.cells_per_token:
             raise ConfigError(f"mvot.maze_size ({self.maze_size}) must be >= 2 and a multiple of "
                               f"mvot.tokenizer.cells_per_token ({self.tokenizer.cells_per_token})")
+        if self.cells_per_thought < 1:
+            raise ConfigError(f"mvot.cells_per_thought must be >= 1, got {self.cells_per_thought}")
         if self.discrepancy_weight < 0:
             raise ConfigError(f"mvot.discrepancy_weight must be >= 0, got {self.discrepancy_weight}")
         if self.distance not in ("euclidean", "squared"):
@@ -108,9 +111,9 @@ class VisualThoughtReasoner(nn.Module):
 
     @torch.no_grad()
     def thought_targets(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """inputs, labels [b, l] -> codes [b, T + 1, n] of the pictures at path fractions 0, 1/T, ..., 1."""
-        pictures = [segment_target_grids(inputs, labels, torch.full_like(inputs[:, 0], t), self.num_segments)
-                    for t in range(self.num_segments + 1)]
+        """inputs, labels [b, l] -> codes [b, T + 1, n] of the pictures of segments 0 (bare maze) .. T (answer)."""
+        pictures = [segment_target_grids(inputs, labels, torch.full_like(inputs[:, 0], t), self.num_segments,
+                                         self.config.cells_per_thought) for t in range(self.num_segments + 1)]
         return torch.stack([self.tokenizer.tokenize_grids(grids) for grids in pictures], dim=1)
 
     def segment(self, z_high: torch.Tensor, z_low: torch.Tensor, inputs: torch.Tensor,
