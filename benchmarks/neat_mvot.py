@@ -203,6 +203,48 @@ def markdown(report: dict, pictures: str) -> str:
     ])
 
 
+SEED_METRICS = {  # name in the seed table: how to read it from one run's result
+    "answer exact": lambda r: r["answer_exact"],
+    "valid shortest path": lambda r: r["answer_valid_shortest_path"],
+    "path IoU": lambda r: r["thought_pictures"]["path_iou"],
+    "prefix valid": lambda r: r["thought_pictures"]["prefix_valid"],
+    "prefix at target length": lambda r: r["thought_pictures"]["prefix_at_target_length"],
+    "picture exact": lambda r: r["thought_pictures"]["picture_exact"],
+}
+
+
+def seed_summary(reports: list[dict]) -> str:
+    """Several seeds' reports: mean +- standard error per run, and CE + L_D minus CE paired by seed."""
+    seeds = [r.get("seed", 0) for r in reports]
+    by_run = {}
+    for report in reports:
+        for result in report["results"]:
+            by_run.setdefault(result["run"], []).append(result)
+
+    def mean_se(values: list[float]) -> str:
+        values = np.asarray(values, dtype=float)
+        se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+        return f"{values.mean():.3f} ± {se:.3f}"
+
+    lines = [f"# MVoT on 6x6 mazes over seeds {', '.join(map(str, seeds))} ({reports[0]['date']}, "
+             f"{reports[0]['device']})", "",
+             "Each seed is one run of `benchmarks/neat_mvot.py --seed S` (same mazes and tokenizer; the seed sets the "
+             "reasoner's initialisation and batch order). Mean ± standard error over seeds; the last row pairs the two "
+             "losses seed by seed.", "",
+             "| run | seeds | " + " | ".join(SEED_METRICS) + " |", "|---|---|" + "---|" * len(SEED_METRICS)]
+    for name, results in by_run.items():
+        lines.append(f"| {name} | {len(results)} | "
+                     + " | ".join(mean_se([read(r) for r in results]) for read in SEED_METRICS.values()) + " |")
+    if {"ce", "ce+ld"} <= set(by_run) and len(by_run["ce"]) == len(by_run["ce+ld"]):
+        lines.append(f"| ce+ld minus ce (paired) | {len(by_run['ce'])} | " + " | ".join(
+            mean_se([read(b) - read(a) for a, b in zip(by_run["ce"], by_run["ce+ld"])])
+            for read in SEED_METRICS.values()) + " |")
+    lines += ["", "Per seed (answer exact, ce / ce+ld): " + "; ".join(
+        f"seed {seed}: {read_ce:.3f} / {read_ld:.3f}" for seed, read_ce, read_ld in zip(
+            seeds, [r["answer_exact"] for r in by_run.get("ce", [])], [r["answer_exact"] for r in by_run.get("ce+ld", [])]))]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num-train", type=int, default=2000)
@@ -216,7 +258,15 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu (the committed results) or cuda")
     parser.add_argument("--runs", nargs="+", default=DEFAULT_RUNS, choices=RUNS)
     parser.add_argument("--out", type=Path, help="write OUT.json, OUT.md and OUT_thoughts.png")
+    parser.add_argument("--seed-summary", nargs="+", type=Path, metavar="JSON",
+                        help="only summarise finished runs' JSONs over seeds into OUT.md")
     args = parser.parse_args()
+    if args.seed_summary:
+        text = seed_summary([json.loads(path.read_text()) for path in args.seed_summary])
+        if args.out:
+            args.out.with_suffix(".md").write_text(text)
+        print(text)
+        return
     torch.set_num_threads(args.threads)
 
     data = maze_tensors(args.num_train, args.num_test)
