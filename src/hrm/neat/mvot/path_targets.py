@@ -38,19 +38,6 @@ def _grow(region: torch.Tensor) -> torch.Tensor:
             | (padded[:, 1:-1, :-2] > 0) | (padded[:, 1:-1, 2:] > 0))
 
 
-def path_order(inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """inputs, labels [b, l] maze tokens -> order [b, l] long: i for the i-th `o` cell from S (1-based), 0 elsewhere."""
-    side = grid_side(inputs.shape[-1])
-    on_path = (labels == PATH_ID).view(-1, side, side)
-    reached = (inputs == START_ID).view(-1, side, side)
-    order = torch.zeros(on_path.shape, dtype=torch.long, device=inputs.device)
-    for step in range(1, int(on_path.sum((1, 2)).max()) + 1):
-        new = _grow(reached) & on_path & ~reached
-        order[new] = step
-        reached |= new
-    return order.view_as(inputs)
-
-
 def bfs_distances(sources: torch.Tensor, passable: torch.Tensor) -> torch.Tensor:
     """sources, passable [b, h, w] bool -> moves from the nearest source through passable cells [b, h, w] long
     (-1 where unreachable)."""
@@ -88,6 +75,15 @@ def shortest_path_prefix(inputs: torch.Tensor, drawn: torch.Tensor) -> tuple[tor
     valid = ((m >= 1) & (drawn <= on_shortest).flatten(1).all(1) & one_per_level
              & (level.flatten(1).amax(1) == m) & (drawn <= linked).flatten(1).all(1))
     return valid, m
+
+
+def path_order(inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """inputs, labels [b, l] maze tokens -> order [b, l] long: i for the i-th `o` cell from S (1-based), 0 elsewhere."""
+    side = grid_side(inputs.shape[-1])
+    on_path = (labels == PATH_ID).view(-1, side, side)
+    start = (inputs == START_ID).view(-1, side, side)
+    order = bfs_distances(start, on_path | start)  # moves from S along the path: the cell's place on it
+    return torch.where(on_path, order.clamp_min(0), 0).view_as(inputs)
 
 
 def segment_prefix_lengths(num_path_cells: torch.Tensor, segment: torch.Tensor, num_segments: int,
