@@ -10,7 +10,7 @@ from hrm.train.run_config import RunConfig
 
 def test_every_bundled_config_loads():
     names = available_configs()
-    assert {"tiny", "demo", "hrm_sudoku", "trm_sudoku", "hrm_maze", "trm_maze", "trm_maze_fast", "hrm_arc", "trm_arc"} <= set(names)
+    assert {"tiny", "demo", "hrm_sudoku", "trm_sudoku", "hrm_maze", "trm_maze", "trm_maze_fast", "trm_sudoku_fast", "hrm_arc", "trm_arc"} <= set(names)
     for name in names:
         cfg = load_config(RunConfig, name, ["max_steps=7", "checkpoint_every=3"])
         assert cfg.max_steps == 7 and cfg.checkpoint_every == 3
