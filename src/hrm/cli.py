@@ -51,6 +51,9 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--max-examples", type=int, default=None, help="evaluate only the first N examples")
+    parser.add_argument("--dihedral-vote", action="store_true",
+                        help="also solve the 8 rotated/mirrored images of every puzzle and score the answer most "
+                             "images agree on (maze, sudoku; 8x the compute); metrics vote8/*")
     parser.add_argument("--halt-caps", default=None,
                         help="comma-separated segment caps for adaptive halting, e.g. 2,4,8,16")
     parser.add_argument("--no-ema", action="store_true", help="use raw weights even if the run kept an EMA")
@@ -77,6 +80,8 @@ def _add_solve(sub: argparse._SubParsersAction) -> None:
         kind.add_argument("puzzle", help=solver.argument_help)
         kind.add_argument("--checkpoint", default=None, help="checkpoint folder, run folder or .safetensors file")
         kind.add_argument("--device", default="cpu")
+        kind.add_argument("--dihedral-vote", action="store_true",
+                          help="solve the 8 rotated/mirrored images and keep the answer most agree on (8x the work)")
         kind.set_defaults(handler=solve_from_cli)
 
 

@@ -77,3 +77,19 @@ def test_bundled_model_solves_an_unseen_maze_from_stdin(maze):
     assert len(answer) == 30 and "".join(answer).count("o") == moves - 1
     # the answer keeps the maze: every cell off the path is the input's (open cells printed as '.')
     assert [row.replace("o", ".") for row in answer] == [row.replace(" ", ".") for row in rows]
+
+
+def test_dihedral_vote_solves_a_maze_the_single_pass_gets_wrong():
+    """Maze 2 of seed 7: the bundled model's path is wrong on the maze as given (exit 1, said so); solving its
+    8 rotated/mirrored images and keeping the answer most agree on gives a valid shortest path."""
+    rows, moves = maze_rows(seed=7, index=2)
+    text = "\n".join(rows) + "\n"
+    single = subprocess.run([sys.executable, "-m", "hrm", "solve", "maze", "-"], input=text,
+                            capture_output=True, text=True)
+    assert single.returncode == 1 and single.stdout.strip().splitlines()[-1].startswith("NOT a valid shortest path")
+    voted = subprocess.run([sys.executable, "-m", "hrm", "solve", "maze", "-", "--dihedral-vote"], input=text,
+                           capture_output=True, text=True)
+    assert voted.returncode == 0, voted.stderr[-2000:]
+    answer = voted.stdout.strip().splitlines()[:-1]
+    assert voted.stdout.strip().splitlines()[-1].startswith("valid shortest path")
+    assert "".join(answer).count("o") == moves - 1

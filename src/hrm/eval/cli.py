@@ -34,6 +34,12 @@ def eval_from_cli(args: argparse.Namespace) -> dict[str, float]:
     result = evaluate(model, split, args.batch_size or 256, device, caps, args.max_examples or 0, progress=True,
                       verify=verify)
     metrics = {**result.metrics, **task_metrics(data_path)(split, result)}
+    if args.dihedral_vote:
+        from hrm.eval.dihedral_vote import dihedral_vote, vote_metrics
+
+        voted = dihedral_vote(model, split, task, args.batch_size or 256, device, args.max_examples or 0,
+                              progress=True, identity=result)
+        metrics.update(vote_metrics(split, result, voted, task_metrics(data_path)))
     print(f"checkpoint: {loaded.source} (step {loaded.step}, {'EMA' if loaded.used_ema else 'raw'} weights)")
     print(f"data: {data_path}/{args.split}, {metrics.get('count', 0)} examples, {model.config.max_segments} segments")
     print(f"exact accuracy {metrics.get('exact_accuracy', 0):.4f} | token accuracy {metrics.get('accuracy', 0):.4f} "
@@ -44,5 +50,10 @@ def eval_from_cli(args: argparse.Namespace) -> dict[str, float]:
             if f"{key}/exact_accuracy" in metrics:
                 print(f"{mode} halting, cap {cap:>2}: exact {metrics[key + '/exact_accuracy']:.4f}, "
                       f"mean segments {metrics[key + '/mean_segments']:.2f}")
+    if "vote8/exact_accuracy" in metrics:
+        task_scores = "".join(f", {key[len('vote8/'):]} {value:.4f}" for key, value in metrics.items()
+                              if key.startswith("vote8/") and key.count("/") == 2)
+        print(f"8-image dihedral vote: exact {metrics['vote8/exact_accuracy']:.4f}, "
+              f"mean agreement {metrics['vote8/mean_agreement']:.2f} of 8{task_scores}")
     print(json.dumps({"checkpoint": str(loaded.source), "step": loaded.step, "ema": loaded.used_ema, **metrics}))
     return metrics

@@ -71,10 +71,12 @@ def run_segments(model: ACTModel, batch: dict[str, torch.Tensor], num_segments: 
 
 @torch.inference_mode()
 def predict(model: ACTModel, batch: dict[str, torch.Tensor], max_segments: int | None = None,
-            adaptive: bool = True, verify: Verifier | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Answers [b, s] and segments used [b]. With `adaptive`, a row's answer freezes at the first
-    segment whose Q head says halt, and the loop stops once every row has halted. With `verify`, a row
-    stops at its first answer that passes the rule check instead (the Q head is not consulted)."""
+            adaptive: bool = True, verify: Verifier | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Answers [b, s], segments used [b] and the q_halt logit of each answer's segment [b]. With `adaptive`, a
+    row's answer freezes at the first segment whose Q head says halt, and the loop stops once every row has
+    halted. With `verify`, a row stops at its first answer that passes the rule check instead (the Q head is
+    not consulted)."""
     model.eval()
     limit = max_segments or model.config.max_segments
     carry = model.initial_carry(batch)
@@ -82,6 +84,7 @@ def predict(model: ACTModel, batch: dict[str, torch.Tensor], max_segments: int |
     answers = torch.zeros_like(batch["inputs"])
     used = torch.zeros(b, dtype=torch.int32, device=answers.device)
     done = torch.zeros(b, dtype=torch.bool, device=answers.device)
+    q_halt = torch.zeros(b, dtype=torch.float32, device=answers.device)
     for segment in range(1, limit + 1):
         carry, outputs = model(carry, batch)
         preds = outputs["logits"].argmax(-1).to(answers.dtype)
@@ -93,10 +96,11 @@ def predict(model: ACTModel, batch: dict[str, torch.Tensor], max_segments: int |
         fresh = stop & ~done
         answers[fresh] = preds[fresh]
         used[fresh] = segment
+        q_halt[fresh] = outputs["q_halt_logits"][fresh].float()
         done |= stop
         if bool(done.all()):
             break
-    return answers, used
+    return answers, used, q_halt
 
 
 def evaluate(model: ACTModel, split: DatasetSplit, batch_size: int, device: torch.device,

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 
 from hrm.errors import PuzzleError
+from hrm.data.dihedral import DIHEDRAL_INVERSE, NUM_DIHEDRAL
+from hrm.eval.dihedral_vote import DIHEDRAL_TASKS, transform_rows, vote
 from hrm.eval.evaluate import predict
 from hrm.eval.load import load_trained_model
 from hrm.eval.verify import Verifier
@@ -52,19 +54,33 @@ def bundled_model(name: str, kind: str) -> Path:
     return path
 
 
-def solve(kind: str, puzzle: np.ndarray, checkpoint: str | Path, device: str = "cpu") -> tuple[np.ndarray, int]:
-    """The model's answer tokens [seq_len] and the segments it used (stopping at the first rule-abiding answer)."""
+def solve(kind: str, puzzle: np.ndarray, checkpoint: str | Path, device: str = "cpu",
+          dihedral_vote: bool = False) -> tuple[np.ndarray, int]:
+    """The model's answer tokens [seq_len] and the segments it used (stopping at the first rule-abiding answer).
+    With `dihedral_vote`, the 8 rotated/mirrored images are solved and the answer most agree on is kept
+    (hrm.eval.dihedral_vote; the segments reported are the most any image used)."""
     solver = SOLVERS.get(kind)
     model = load_trained_model(checkpoint, device).model
     if model.config.seq_len != solver.seq_len or model.config.vocab_size != solver.vocab_size:
         raise PuzzleError(f"'{checkpoint}' is not a {solver.name} model (seq_len {model.config.seq_len}, "
                           f"vocab {model.config.vocab_size}; want {solver.seq_len}, {solver.vocab_size})")
-    batch = {"inputs": torch.as_tensor(puzzle).view(1, -1).to(device),
-             "labels": torch.zeros(1, solver.seq_len, dtype=torch.int64, device=device),  # never read
-             "puzzle_identifiers": torch.zeros(1, dtype=torch.int32, device=device)}
+    images = np.asarray(puzzle).reshape(1, -1)
+    if dihedral_vote:
+        if kind not in DIHEDRAL_TASKS:
+            raise PuzzleError(f"--dihedral-vote is for {', '.join(DIHEDRAL_TASKS)} puzzles, not {kind}")
+        images = np.concatenate([transform_rows(images, tid) for tid in range(NUM_DIHEDRAL)])
+    rows = images.shape[0]
+    batch = {"inputs": torch.as_tensor(images).to(device),
+             "labels": torch.zeros(rows, solver.seq_len, dtype=torch.int64, device=device),  # never read
+             "puzzle_identifiers": torch.zeros(rows, dtype=torch.int32, device=device)}
     with torch.inference_mode():
-        answer, used = predict(model, batch, verify=solver.verify)
-    return answer[0].cpu().numpy(), int(used[0])
+        answers, used, q_halt = predict(model, batch, verify=solver.verify)
+    answers = answers.cpu().numpy()
+    if not dihedral_vote:
+        return answers[0], int(used[0])
+    back = np.stack([transform_rows(answers[tid:tid + 1], DIHEDRAL_INVERSE[tid]) for tid in range(NUM_DIHEDRAL)])
+    winner, _ = vote(back, q_halt.cpu().numpy()[:, None])
+    return winner[0], int(used.max())
 
 
 def solve_from_cli(args: argparse.Namespace) -> None:
@@ -72,7 +88,7 @@ def solve_from_cli(args: argparse.Namespace) -> None:
     puzzle = solver.parse(args.puzzle)
     checkpoint = args.checkpoint or bundled_model(solver.bundled, args.kind)
     start = time.perf_counter()
-    answer, segments = solve(args.kind, puzzle, checkpoint, args.device)
+    answer, segments = solve(args.kind, puzzle, checkpoint, args.device, args.dihedral_vote)
     seconds = time.perf_counter() - start
     valid = bool(solver.verify(torch.as_tensor(puzzle)[None], torch.as_tensor(answer)[None])[0])
     print(solver.format(puzzle, answer))
