@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ import torch
 from hrm.data.dihedral import DIHEDRAL_INVERSE, NUM_DIHEDRAL, dihedral_transform
 from hrm.data.format import DatasetSplit
 from hrm.errors import HRMError
+from hrm.eval.evaluate import EvalResult, evaluate
 
 # Tasks whose 8 images are the same puzzle with the answer moved the same way (ARC is not: its grids sit in the
 # canvas's top-left corner, and ARC has its own voting over colour and symmetry augmentations).
@@ -51,7 +53,6 @@ def transformed_split(split: DatasetSplit, tid: int) -> DatasetSplit:
 class VoteResult:
     predictions: np.ndarray  # [N, L] the winning answer of every row, in the original frame
     agreement: np.ndarray  # [N] how many of the 8 images gave the winning answer
-    image_predictions: np.ndarray  # [8, N, L] every image's answer, mapped back
 
 
 def vote(answers: np.ndarray, q_halt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +67,7 @@ def vote(answers: np.ndarray, q_halt: np.ndarray) -> tuple[np.ndarray, np.ndarra
             entry = tally.setdefault(answers[view, row].tobytes(), [0, 0.0, view])
             entry[0] += 1
             entry[1] += confidence[view, row]
-        votes, total, first = max(tally.values(), key=lambda e: (e[0], e[1] / e[0], -e[2]))
+        votes, _, first = max(tally.values(), key=lambda e: (e[0], e[1] / e[0], -e[2]))
         winners[row] = answers[first, row]
         agreement[row] = votes
     return winners, agreement
@@ -74,11 +75,9 @@ def vote(answers: np.ndarray, q_halt: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def dihedral_vote(model: torch.nn.Module, split: DatasetSplit, task: str | None, batch_size: int,
                   device: torch.device, max_examples: int = 0, progress: bool = False,
-                  identity=None) -> VoteResult:
+                  identity: EvalResult | None = None) -> VoteResult:
     """Evaluate all 8 images of every example (all segments, as `evaluate`) and vote; `identity`, the
     EvalResult of the puzzles as given, saves evaluating image 0 again."""
-    from hrm.eval.evaluate import evaluate
-
     if task not in DIHEDRAL_TASKS:
         raise HRMError(f"dihedral voting is for tasks whose symmetric images are the same puzzle "
                        f"({', '.join(DIHEDRAL_TASKS)}); this dataset's task is {task!r}")
@@ -92,16 +91,14 @@ def dihedral_vote(model: torch.nn.Module, split: DatasetSplit, task: str | None,
         ids = result.example_ids
         answers.append(transform_rows(result.predictions, DIHEDRAL_INVERSE[tid]))
         q_halt.append(result.q_halt_logits)
-    stacked = np.stack(answers)
-    winners, agreement = vote(stacked, np.stack(q_halt))
-    return VoteResult(winners, agreement, stacked)
+    winners, agreement = vote(np.stack(answers), np.stack(q_halt))
+    return VoteResult(winners, agreement)
 
 
-
-def vote_metrics(split: DatasetSplit, result, voted: VoteResult, task_scores) -> dict[str, float]:
-    """Exact accuracy of the voted answers (and of image 0 alone, the same run's baseline), the mean agreement,
-    and the task's own metrics on the voted answers; `result` is the EvalResult of image 0, `task_scores` the
-    task_metrics(...) function. Keys start with `vote8/`."""
+def vote_metrics(split: DatasetSplit, result: EvalResult, voted: VoteResult,
+                 task_scores: Callable[[DatasetSplit, EvalResult], dict[str, float]]) -> dict[str, float]:
+    """Exact accuracy of the voted answers, the mean agreement, and the task's own metrics on them (`task_scores`
+    is `task_metrics(data_path)`); `result` is the EvalResult of the puzzles as given. Keys start `vote8/`."""
     from hrm.nn.losses import IGNORE_LABEL_ID
 
     labels = np.asarray(split.sets["all"].labels[result.example_ids]).astype(np.int64)
