@@ -245,7 +245,7 @@ def bench_halting(trained: str, puzzles: str, batch_size: int, device: torch.dev
             return stream_predict(model, inputs, ids, batch_size, adaptive=adaptive, verify=verify)
         parts = [predict(model, {"inputs": inputs[i:i + batch_size], "puzzle_identifiers": ids[i:i + batch_size]},
                          adaptive=adaptive, verify=verify) for i in range(0, inputs.shape[0], batch_size)]
-        return torch.cat([a for a, _ in parts]), torch.cat([u for _, u in parts])
+        return torch.cat([a for a, _, _ in parts]), torch.cat([u for _, u, _ in parts])
 
     rows = []
     for name, (kind, adaptive, verify_name) in HALTING_MODES.items():

@@ -34,7 +34,7 @@ def test_stream_matches_one_batch(model, puzzles, mode):
     adaptive = mode == "q_halt"
     batch = {"inputs": inputs, "labels": torch.zeros_like(inputs), "puzzle_identifiers": ids}
     cap = 3 if mode == "all_segments" else None  # every puzzle runs to the cap
-    want, want_used = predict(model, batch, max_segments=cap, adaptive=adaptive, verify=verify)
+    want, want_used, _ = predict(model, batch, max_segments=cap, adaptive=adaptive, verify=verify)
     got, used = stream_predict(model, inputs, ids, batch_size=2, max_segments=cap, adaptive=adaptive, verify=verify)
     assert torch.equal(got, want) and torch.equal(used, want_used)
     if mode == "all_segments":
@@ -62,7 +62,7 @@ def test_stream_drains_on_a_shrinking_batch(model, puzzles):
                                    verify=sudoku_is_solved)
     finally:
         hook.remove()
-    want, want_used = predict(model, {"inputs": inputs, "puzzle_identifiers": ids}, max_segments=6,
+    want, want_used, _ = predict(model, {"inputs": inputs, "puzzle_identifiers": ids}, max_segments=6,
                               adaptive=False, verify=sudoku_is_solved)
     assert torch.equal(got, want) and torch.equal(used, want_used)
     assert sizes[0] == 4 and min(sizes) < 4  # compacted once no puzzle was left to take
