@@ -33,10 +33,17 @@ def folder(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).strip("_")
 
 
-def losses(metrics: Path) -> dict[int, float]:
+def losses(metrics: Path, at: tuple[int, ...] = (100, 200, 1000)) -> dict[int, float]:
     records = [json.loads(line) for line in metrics.read_text().splitlines()]
-    return {r["step"]: round(r["train/lm_loss"], 4) for r in records
-            if "train/lm_loss" in r and r["step"] in (100, 200, 1000)}
+    return {r["step"]: round(r["train/lm_loss"], 4) for r in records if "train/lm_loss" in r and r["step"] in at}
+
+
+def train(run: Path, data: Path, steps: int, overrides: list[str]) -> None:
+    """`hrm train --config code_trm` with the causal mask on `data` into `run`, unless it has checkpoints."""
+    if not (run / "checkpoints").exists():
+        subprocess.run([sys.executable, "-m", "hrm", "train", "--config", "code_trm", "--out", str(run),
+                        f"data.path={data}", f"max_steps={steps}", f"checkpoint_every={steps}", "eval_every=0",
+                        "model.extensions.causal_answer.prompt_len=80", *overrides], check=True)
 
 
 def greedy(result: dict) -> dict:
@@ -44,13 +51,18 @@ def greedy(result: dict) -> dict:
     return {"seen": g["seen"]["pass@1"], "unseen": g["unseen"]["pass@1"], "syntax_valid": g["all"]["syntax_valid_rate"]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def folders_parser(doc: str, name: str) -> argparse.ArgumentParser:
+    """--root (code_blt_vs_bytes.py's folder), --work (runs/NAME) and --out (benchmarks/results/NAME)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("runs/code_blt_vs_bytes"),
                         help="code_blt_vs_bytes.py's folder: data_causal, run_causal, run_plain, eval_*.json")
-    parser.add_argument("--work", type=Path, default=Path("runs/code_trm_ablation"))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/code_trm_ablation"))
-    args = parser.parse_args()
+    parser.add_argument("--work", type=Path, default=Path("runs") / name)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results") / name)
+    return parser
+
+
+def main() -> None:
+    args = folders_parser(__doc__, "code_trm_ablation").parse_args()
     import torch
 
     from hrm.codegen.causal_eval import evaluate_causal_checkpoint
@@ -61,10 +73,7 @@ def main() -> None:
     scores = {DEFAULT: greedy(json.loads((args.root / "eval_bytes.json").read_text()))}
     for name, (steps, overrides) in VARIANTS.items():
         run = args.work / folder(name)
-        if not (run / "checkpoints").exists():
-            subprocess.run([sys.executable, "-m", "hrm", "train", "--config", "code_trm", "--out", str(run),
-                            f"data.path={data}", f"max_steps={steps}", f"checkpoint_every={steps}", "eval_every=0",
-                            "model.extensions.causal_answer.prompt_len=80", *overrides], check=True)
+        train(run, data, steps, overrides)
         train_loss[name] = losses(run / "metrics.jsonl")
         if steps == 1000:
             scored = run / "eval_greedy.json"

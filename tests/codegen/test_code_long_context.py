@@ -60,9 +60,9 @@ def recompute_greedy(model, shape: CanvasShape, prompts: list[str]) -> list[str]
 
 def random_causal_model(shape: CanvasShape, causal: bool = True, **overrides):
     torch.manual_seed(0)
-    config = TRMConfig(hidden_dim=32, num_heads=4, deep_recursions=2, latent_recursions=2, num_layers=2,
-                       puzzle_emb_dim=32, num_puzzle_tokens=1, max_segments=2, forward_dtype="float32",
-                       seq_len=shape.seq_len, vocab_size=VOCAB_SIZE, num_puzzle_ids=1, **overrides)
+    options = dict(hidden_dim=32, num_heads=4, deep_recursions=2, latent_recursions=2, num_layers=2,
+                   puzzle_emb_dim=32, num_puzzle_tokens=1, max_segments=2, forward_dtype="float32")
+    config = TRMConfig(**(options | overrides), seq_len=shape.seq_len, vocab_size=VOCAB_SIZE, num_puzzle_ids=1)
     model = build_model(config).eval()
     return make_causal(model, shape) if causal else model
 
@@ -77,6 +77,31 @@ def test_cached_rows_give_the_full_forward_logits_at_every_answer_position():
         rows = CachedRows(model, shape, [prompt for prompt, _ in pairs], chunk_rows=1)
         cached = torch.stack([rows.step(inputs[:, shape.prompt_len + t].long()) for t in range(shape.answer_len)], 1)
     assert torch.allclose(cached, full[:, shape.answer_slice], atol=1e-4, rtol=1e-4)
+
+
+def test_causal_decoding_runs_the_asked_number_of_segments_per_byte():
+    shape = CanvasShape(20, 12)
+    model = random_causal_model(shape, max_segments=3)
+    pairs = [("def f(x):\n", "return x\n"), ("g", "abc")]
+    inputs = torch.from_numpy(causal_rows(*canvas_rows(pairs, shape), shape)[0])
+    batch = {"inputs": inputs, "labels": torch.full_like(inputs, IGNORE_LABEL),
+             "puzzle_identifiers": torch.zeros(len(inputs), dtype=torch.int32)}
+    carry, after = model.initial_carry(batch), []
+    with torch.no_grad():
+        for _ in range(3):
+            carry, outputs = model(carry, batch)
+            after.append(outputs["logits"][:, shape.answer_slice])
+    prompts = [prompt for prompt, _ in pairs]
+    for k in (1, 2, 3):
+        with torch.inference_mode():
+            rows = CachedRows(model, shape, prompts, num_segments=k)
+            cached = torch.stack([rows.step(inputs[:, shape.prompt_len + t].long())
+                                  for t in range(shape.answer_len)], 1)
+        assert torch.allclose(cached, after[k - 1], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(after[0], after[2], atol=1e-3)
+    assert decode(model, shape, prompts) == decode(model, shape, prompts, num_segments=3)
+    with pytest.raises(ConfigError, match="at least one ACT segment"):
+        CachedRows(model, shape, prompts, num_segments=0)
 
 
 def test_cached_decoding_refuses_models_it_cannot_serve():

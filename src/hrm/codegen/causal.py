@@ -132,10 +132,12 @@ class CachedRows:
     """Causal decoding state of b rows: the keys and values [b, h, l, d] of every attention call that one
     position's recursion makes (all ACT segments, every recursion, every layer, in order), for the positions
     decoded so far. The prompt (with the puzzle prefix) is run once, `chunk_rows` rows at a time; `step` then
-    runs one new position per row. Needs rope or no position encoding (a learned table is added per row in
-    Reasoner.embed, which this does not repeat)."""
+    runs one new position per row. Each position runs `num_segments` ACT segments (default: the model's
+    `max_segments`). Needs rope or no position encoding (a learned table is added per row in Reasoner.embed,
+    which this does not repeat)."""
 
-    def __init__(self, act: ACTModel, shape: CanvasShape, prompts: list[str], chunk_rows: int = 16) -> None:
+    def __init__(self, act: ACTModel, shape: CanvasShape, prompts: list[str], chunk_rows: int = 16,
+                 num_segments: int | None = None) -> None:
         reasoner = act.reasoner
         if reasoner.config.pos_encoding == "learned":
             raise ConfigError("cached causal decoding needs model.pos_encoding 'rope' or 'none', not 'learned'")
@@ -144,7 +146,10 @@ class CachedRows:
         if not attention or any(m.attn_mask is None or not torch.equal(m.attn_mask, mask) for m in attention):
             raise ConfigError(f"causal decoding needs the causal_answer mask for a {shape.prompt_len}-byte prompt "
                               "on every attention layer")
-        self.reasoner, self.num_segments = reasoner, act.config.max_segments
+        self.reasoner = reasoner
+        self.num_segments = act.config.max_segments if num_segments is None else num_segments
+        if self.num_segments < 1:
+            raise ConfigError(f"causal decoding needs at least one ACT segment per byte, got {num_segments}")
         self.num_rows, self.length = len(prompts), 0
         self.keys: list[torch.Tensor] = []
         self.values: list[torch.Tensor] = []
@@ -212,27 +217,29 @@ class CachedRows:
                 setattr(parent, name, child)
 
 
-def greedy_decode(model: ACTModel, shape: CanvasShape, prompts: list[str], batch_size: int = 64) -> list[str]:
+def greedy_decode(model: ACTModel, shape: CanvasShape, prompts: list[str], batch_size: int = 64,
+                  num_segments: int | None = None) -> list[str]:
     """Greedy completions (`decode` at temperature 0)."""
-    return decode(model, shape, prompts, batch_size=batch_size)
+    return decode(model, shape, prompts, batch_size=batch_size, num_segments=num_segments)
 
 
 @torch.inference_mode()
 def decode(model: ACTModel, shape: CanvasShape, prompts: list[str], *, temperature: float = 0.0,
-           generator: torch.Generator | None = None, batch_size: int = 64) -> list[str]:
-    """Completions, one byte per step, each byte computed as all `max_segments` ACT segments from a fresh carry
-    on the prompt and the bytes so far would compute it (with cached keys and values: CachedRows). The next
-    byte is the argmax at temperature 0 (greedy), else a draw from the model's distribution (the trained
-    loss's probabilities) sharpened to p^(1/T). A row stops at its first non-byte token (END; a PAD or BLANK
-    ends the decoded text just the same); rows that stopped leave the batch once they are a quarter of it.
-    Repeated prompts in a batch (samples) run their prompt once."""
+           generator: torch.Generator | None = None, batch_size: int = 64, num_segments: int | None = None
+           ) -> list[str]:
+    """Completions, one byte per step, each byte computed as `num_segments` ACT segments (default: all
+    `max_segments`) from a fresh carry on the prompt and the bytes so far would compute it (with cached keys
+    and values: CachedRows). The next byte is the argmax at temperature 0 (greedy), else a draw from the
+    model's distribution (the trained loss's probabilities) sharpened to p^(1/T). A row stops at its first
+    non-byte token (END; a PAD or BLANK ends the decoded text just the same); rows that stopped leave the batch
+    once they are a quarter of it. Repeated prompts in a batch (samples) run their prompt once."""
     act = model.eval()
     log_probs_of = LOG_PROBS[act.config.loss] if temperature > 0 else None
     answers: list[str] = []
     for first in range(0, len(prompts), batch_size):
         batch = prompts[first:first + batch_size]
         unique = {prompt: index for index, prompt in enumerate(dict.fromkeys(batch))}
-        rows = CachedRows(act, shape, list(unique))
+        rows = CachedRows(act, shape, list(unique), num_segments=num_segments)
         rows.select(torch.tensor([unique[prompt] for prompt in batch]))
         generated = torch.full((len(batch), shape.answer_len), PAD, dtype=torch.int64)
         owner = torch.arange(len(batch))  # the batch row each cached row writes

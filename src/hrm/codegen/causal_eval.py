@@ -17,8 +17,11 @@ from hrm.eval.load import load_trained_model
 
 
 def evaluate_causal_checkpoint(checkpoint: str | Path, data_path: str | Path, spec: str = "synthetic",
-                               num_workers: int = 2, max_tasks: int | None = None) -> dict:
-    """Greedy pass@1 per group, plus the completions and timings."""
+                               num_workers: int = 2, max_tasks: int | None = None,
+                               num_segments: int | None = None) -> dict:
+    """Greedy pass@1 per group, plus the completions and timings; `num_segments` ACT segments per byte
+    (default: the model's max_segments)."""
     shape = read_canvas_shape(Path(data_path))
     model = make_causal(load_trained_model(checkpoint, "cpu").model, shape)
-    return grade_greedy(spec, lambda prompts: greedy_decode(model, shape, prompts), shape, num_workers, max_tasks)
+    return grade_greedy(spec, lambda prompts: greedy_decode(model, shape, prompts, num_segments=num_segments),
+                        shape, num_workers, max_tasks)
