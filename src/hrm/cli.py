@@ -44,6 +44,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handler)
 
 
+LATENT_RECURSIONS_HELP = ("TRM only: latent recursions n per segment at inference (default: the model card's "
+                          "setting, else the trained n)")
+
+
 def _add_eval(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", help="evaluate a run folder or checkpoint; last stdout line is JSON")
     parser.add_argument("target", help="run folder (latest checkpoint) or checkpoint folder")
@@ -60,6 +64,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                         help="activation dtype: float32 | bfloat16 (default: the model's on GPU, float32 on CPU)")
+    parser.add_argument("--latent-recursions", type=int, default=None, help=LATENT_RECURSIONS_HELP)
 
     def handler(args: argparse.Namespace) -> None:
         from hrm.eval.cli import eval_from_cli
@@ -82,6 +87,7 @@ def _add_solve(sub: argparse._SubParsersAction) -> None:
         kind.add_argument("--device", default="cpu")
         kind.add_argument("--dihedral-vote", action="store_true",
                           help="solve the 8 rotated/mirrored images and keep the answer most agree on (8x the work)")
+        kind.add_argument("--latent-recursions", type=int, default=None, help=LATENT_RECURSIONS_HELP)
         kind.set_defaults(handler=solve_from_cli)
 
 

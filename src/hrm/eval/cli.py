@@ -18,7 +18,7 @@ from hrm.train.run import pick_device
 def eval_from_cli(args: argparse.Namespace) -> dict[str, float]:
     device = pick_device(args.device or "auto")
     loaded = load_trained_model(args.target, device, use_ema=not args.no_ema, data_path=args.data,
-                                forward_dtype=args.dtype)
+                                forward_dtype=args.dtype, latent_recursions=args.latent_recursions)
     data_path = Path(args.data) if args.data else loaded.data_path
     if data_path is None:
         raise HRMError(f"no dataset recorded for '{args.target}': pass --data DIR")

@@ -2,7 +2,8 @@
 
 Accepted targets:
 - one of our run folders (its newest checkpoint) or checkpoint folders (meta.json + model.safetensors);
-- a weights file we ship: `<name>.safetensors` with `<name>.json` beside it holding the model config;
+- a weights file we ship: `<name>.safetensors` with `<name>.json` beside it holding the model config (and
+  optionally an "inference" section: settings the card recommends at inference, e.g. more latent recursions);
 - an authors' checkpoint file (torch.save'd state dict, e.g. `step_26040`) with their `all_config.yaml`
   in the same folder; seq_len comes from the dataset (`--data`, or their `data_path`).
 Nothing executes code while loading: safetensors, or torch.load(weights_only=True).
@@ -42,32 +43,49 @@ def _model_config(tree: dict, where: Path) -> ReasonerConfig:
         raise CheckpointError(f"'{where}': model config is invalid ({err})") from None
 
 
+@dataclass
+class RuntimeSettings:
+    """What inference may change without touching the weights. `latent_recursions` (TRM's n) runs more or fewer
+    reasoning-state updates per recursion than in training: the weights are shared across them, and a maze model
+    trained with one segment at n = 4 finds more shortest paths at n = 6 (benchmarks/results/maze_recursions.md)."""
+    forward_dtype: str | None = None
+    latent_recursions: int | None = None
+
+
 def load_trained_model(target: str | Path, device: torch.device | str = "cpu", use_ema: bool = True,
-                       data_path: str | Path | None = None, forward_dtype: str | None = None) -> LoadedModel:
-    """`forward_dtype` overrides the activation dtype (default: float32 on CPU, as trained elsewhere)."""
+                       data_path: str | Path | None = None, forward_dtype: str | None = None,
+                       latent_recursions: int | None = None) -> LoadedModel:
+    """`forward_dtype` overrides the activation dtype (default: float32 on CPU, as trained elsewhere);
+    `latent_recursions` overrides TRM's n (default: the shipped card's inference setting, else the trained one)."""
     if forward_dtype is None and torch.device(device).type == "cpu":
         forward_dtype = "float32"
-    loaded = _load(Path(target), use_ema, data_path, forward_dtype)
+    loaded = _load(Path(target), use_ema, data_path, RuntimeSettings(forward_dtype, latent_recursions))
     loaded.model.to(device).eval()
     return loaded
 
 
-def _with_dtype(config: ReasonerConfig, forward_dtype: str | None) -> ReasonerConfig:
-    if forward_dtype is not None:
-        config.forward_dtype = forward_dtype
+def _at_runtime(config: ReasonerConfig, settings: RuntimeSettings, where: Path) -> ReasonerConfig:
+    if settings.forward_dtype is not None:
+        config.forward_dtype = settings.forward_dtype
+    if settings.latent_recursions is not None:
+        if not hasattr(config, "latent_recursions"):
+            raise CheckpointError(f"'{where}' is a {config.name} model: latent recursions are a TRM setting")
+        if settings.latent_recursions < 1:
+            raise CheckpointError(f"latent recursions must be >= 1, got {settings.latent_recursions}")
+        config.latent_recursions = settings.latent_recursions
     return config
 
 
-def _load(path: Path, use_ema: bool, data_path: str | Path | None, forward_dtype: str | None) -> LoadedModel:
+def _load(path: Path, use_ema: bool, data_path: str | Path | None, settings: RuntimeSettings) -> LoadedModel:
     if not path.exists():
         raise CheckpointError(f"'{path}' does not exist")
     if path.is_file() and path.suffix == ".safetensors" and path.with_suffix(".json").is_file():
-        return _load_shipped(path, forward_dtype)
+        return _load_shipped(path, settings)
     if path.is_file():
-        return _load_reference(path, data_path, forward_dtype)
+        return _load_reference(path, data_path, settings)
     folder = resolve_checkpoint(path)
     meta = read_meta(folder)
-    config = _with_dtype(_model_config(dict(meta["config"]["model"]), folder), forward_dtype)
+    config = _at_runtime(_model_config(dict(meta["config"]["model"]), folder), settings, folder)
     model = build_model(config)
     load_model_state(model, load_tensors(folder / "model.safetensors"), folder)
     ema_path = folder / "ema.safetensors"
@@ -84,18 +102,25 @@ def _load(path: Path, use_ema: bool, data_path: str | Path | None, forward_dtype
                        used_ema, int(meta["step"]))
 
 
-def _load_shipped(path: Path, forward_dtype: str | None) -> LoadedModel:
+def _load_shipped(path: Path, settings: RuntimeSettings) -> LoadedModel:
+    card = path.with_suffix(".json")
     try:
-        tree = json.loads(path.with_suffix(".json").read_text())
+        tree = json.loads(card.read_text())
     except json.JSONDecodeError as err:
-        raise CheckpointError(f"'{path.with_suffix('.json')}' is not valid JSON ({err})") from None
-    model = build_model(_with_dtype(_model_config(tree["model"], path), forward_dtype))
+        raise CheckpointError(f"'{card}' is not valid JSON ({err})") from None
+    recommended = tree.get("inference") or {}
+    unknown = set(recommended) - {"latent_recursions"}
+    if unknown:
+        raise CheckpointError(f"'{card}': unknown inference setting(s) {sorted(unknown)}")
+    if settings.latent_recursions is None and "latent_recursions" in recommended:
+        settings = RuntimeSettings(settings.forward_dtype, int(recommended["latent_recursions"]))
+    model = build_model(_at_runtime(_model_config(tree["model"], path), settings, path))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_tensors(path).items()}
     load_model_state(model, state, path)
     return LoadedModel(model, path, None, bool(tree.get("ema", False)), tree.get("step"))
 
 
-def _load_reference(path: Path, data_path: str | Path | None, forward_dtype: str | None) -> LoadedModel:
+def _load_reference(path: Path, data_path: str | Path | None, settings: RuntimeSettings) -> LoadedModel:
     config_path = path.parent / "all_config.yaml"
     if not config_path.is_file():
         raise CheckpointError(f"'{path}' looks like an authors' checkpoint but '{config_path}' is missing")
@@ -111,6 +136,6 @@ def _load_reference(path: Path, data_path: str | Path | None, forward_dtype: str
         raise CheckpointError(f"need the dataset to know seq_len: pass --data (tried '{meta_path}')")
     meta = DatasetMetadata.from_json(meta_path)
     arch.update(seq_len=meta.seq_len, vocab_size=meta.vocab_size, num_puzzle_identifiers=meta.num_puzzle_identifiers)
-    model = build_model(_with_dtype(config_from_reference(arch, family), forward_dtype))
+    model = build_model(_at_runtime(config_from_reference(arch, family), settings, path))
     load_model_state(model, state_dict_from_reference(state, family), path)
     return LoadedModel(model, path, data_folder, False, None)

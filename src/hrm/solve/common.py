@@ -55,12 +55,12 @@ def bundled_model(name: str, kind: str) -> Path:
 
 
 def solve(kind: str, puzzle: np.ndarray, checkpoint: str | Path, device: str = "cpu",
-          dihedral_vote: bool = False) -> tuple[np.ndarray, int]:
+          dihedral_vote: bool = False, latent_recursions: int | None = None) -> tuple[np.ndarray, int]:
     """The model's answer tokens [seq_len] and the segments it used (stopping at the first rule-abiding answer).
     With `dihedral_vote`, the 8 rotated/mirrored images are solved and the answer most agree on is kept
     (hrm.eval.dihedral_vote; the segments reported are the most any image used)."""
     solver = SOLVERS.get(kind)
-    model = load_trained_model(checkpoint, device).model
+    model = load_trained_model(checkpoint, device, latent_recursions=latent_recursions).model
     if model.config.seq_len != solver.seq_len or model.config.vocab_size != solver.vocab_size:
         raise PuzzleError(f"'{checkpoint}' is not a {solver.name} model (seq_len {model.config.seq_len}, "
                           f"vocab {model.config.vocab_size}; want {solver.seq_len}, {solver.vocab_size})")
@@ -88,7 +88,7 @@ def solve_from_cli(args: argparse.Namespace) -> None:
     puzzle = solver.parse(args.puzzle)
     checkpoint = args.checkpoint or bundled_model(solver.bundled, args.kind)
     start = time.perf_counter()
-    answer, segments = solve(args.kind, puzzle, checkpoint, args.device, args.dihedral_vote)
+    answer, segments = solve(args.kind, puzzle, checkpoint, args.device, args.dihedral_vote, args.latent_recursions)
     seconds = time.perf_counter() - start
     valid = bool(solver.verify(torch.as_tensor(puzzle)[None], torch.as_tensor(answer)[None])[0])
     print(solver.format(puzzle, answer))
