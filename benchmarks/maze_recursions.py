@@ -3,7 +3,7 @@
 TRM shares its weights across the n latent recursions of a segment, so n can be changed at inference
 (`hrm eval/solve --latent-recursions`). For each exported model: score every n in `--recursions` on a validation
 set of freshly generated Maze-Hard mazes (another seed than the dataset's: `hrm data maze --out VAL --train-size 1
---test-size 1000 --seed 1`), pick the n with the most valid shortest paths there (ties: the smaller n), then score
+--test-size 300 --seed 1`), pick the n with the most valid shortest paths there (ties: the smaller n), then score
 the trained n and the chosen n on the whole test split (and, with --vote, the 8-image dihedral vote at the chosen
 n). The test split is read only after the choice. Float32 activations, as `hrm solve` runs on CPU.
 

@@ -66,7 +66,7 @@ def test_cli_missing_file_is_one_error_line(tmp_path):
 
 
 def test_bundled_model_solves_an_unseen_maze_from_stdin(maze):
-    """The shipped TRM (79.5% valid shortest paths on Maze-Hard's 1,000 test mazes) on a maze generated here."""
+    """The shipped TRM (Maze-Hard's 1,000 test mazes: README) on a maze generated here."""
     rows, moves = maze
     result = subprocess.run([sys.executable, "-m", "hrm", "solve", "maze", "-"], input="\n".join(rows) + "\n",
                             capture_output=True, text=True)
@@ -79,17 +79,28 @@ def test_bundled_model_solves_an_unseen_maze_from_stdin(maze):
     assert [row.replace("o", ".") for row in answer] == [row.replace(" ", ".") for row in rows]
 
 
-def test_dihedral_vote_solves_a_maze_the_single_pass_gets_wrong():
-    """Maze 2 of seed 7: the bundled model's path is wrong on the maze as given (exit 1, said so); solving its
-    8 rotated/mirrored images and keeping the answer most agree on gives a valid shortest path."""
+def test_more_latent_recursions_or_the_vote_solve_a_maze_the_trained_pass_gets_wrong():
+    """Maze 2 of seed 7: the bundled model at its trained n = 4 gives a wrong path (exit 1, said so). Its card's
+    inference setting (more latent recursions, chosen on fresh mazes) solves it in one pass, and so does
+    voting over the maze's 8 rotated/mirrored images at n = 4."""
     rows, moves = maze_rows(seed=7, index=2)
     text = "\n".join(rows) + "\n"
-    single = subprocess.run([sys.executable, "-m", "hrm", "solve", "maze", "-"], input=text,
-                            capture_output=True, text=True)
-    assert single.returncode == 1 and single.stdout.strip().splitlines()[-1].startswith("NOT a valid shortest path")
-    voted = subprocess.run([sys.executable, "-m", "hrm", "solve", "maze", "-", "--dihedral-vote"], input=text,
-                           capture_output=True, text=True)
-    assert voted.returncode == 0, voted.stderr[-2000:]
-    answer = voted.stdout.strip().splitlines()[:-1]
-    assert voted.stdout.strip().splitlines()[-1].startswith("valid shortest path")
-    assert "".join(answer).count("o") == moves - 1
+
+    def solve(*flags):
+        return subprocess.run([sys.executable, "-m", "hrm", "solve", "maze", "-", *flags], input=text,
+                              capture_output=True, text=True)
+
+    trained = solve("--latent-recursions", "4")
+    assert trained.returncode == 1 and trained.stdout.strip().splitlines()[-1].startswith("NOT a valid shortest path")
+    for result in (solve(), solve("--latent-recursions", "4", "--dihedral-vote")):
+        assert result.returncode == 0, result.stderr[-2000:]
+        lines = result.stdout.strip().splitlines()
+        assert lines[-1].startswith("valid shortest path")
+        assert "".join(lines[:-1]).count("o") == moves - 1
+
+
+def test_latent_recursions_below_one_is_one_error_line(maze):
+    result = subprocess.run([sys.executable, "-m", "hrm", "solve", "maze", "-", "--latent-recursions", "0"],
+                            input="\n".join(maze[0]) + "\n", capture_output=True, text=True)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "latent recursions must be >= 1, got 0" in lines[0]
