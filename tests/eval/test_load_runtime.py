@@ -67,6 +67,9 @@ def test_bad_inference_settings_are_clear_errors(tmp_path):
     path = ship(tiny(TRMConfig, latent_recursions=2), tmp_path / "m.safetensors", {"latent_recursion": 3})
     with pytest.raises(CheckpointError, match=r"unknown inference setting\(s\) \['latent_recursion'\]"):
         load_trained_model(path)
+    words = ship(tiny(TRMConfig, latent_recursions=2), tmp_path / "w.safetensors", {"latent_recursions": "six"})
+    with pytest.raises(CheckpointError, match="inference latent_recursions must be an integer, got 'six'"):
+        load_trained_model(words)
     good = ship(tiny(TRMConfig, latent_recursions=2), tmp_path / "g.safetensors")
     with pytest.raises(CheckpointError, match="latent recursions must be >= 1, got 0"):
         load_trained_model(good, latent_recursions=0)

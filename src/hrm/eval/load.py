@@ -113,7 +113,10 @@ def _load_shipped(path: Path, settings: RuntimeSettings) -> LoadedModel:
     if unknown:
         raise CheckpointError(f"'{card}': unknown inference setting(s) {sorted(unknown)}")
     if settings.latent_recursions is None and "latent_recursions" in recommended:
-        settings = RuntimeSettings(settings.forward_dtype, int(recommended["latent_recursions"]))
+        if not isinstance(recommended["latent_recursions"], int):
+            raise CheckpointError(f"'{card}': inference latent_recursions must be an integer, "
+                                  f"got {recommended['latent_recursions']!r}")
+        settings = RuntimeSettings(settings.forward_dtype, recommended["latent_recursions"])
     model = build_model(_at_runtime(_model_config(tree["model"], path), settings, path))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_tensors(path).items()}
     load_model_state(model, state, path)
