@@ -57,3 +57,22 @@ def test_verified_halting_scores_the_first_passing_segment():
     assert metrics["verified@3/exact_accuracy"] == 2 / 3  # row 3 right at segment 1 though wrong at 2
     assert metrics["verified@2/mean_segments"] == (2 + 2 + 1) / 3
     assert metrics["exact_accuracy"] == 2 / 3 and metrics["adaptive@3/exact_accuracy"] == 2 / 3
+
+
+def test_rule_checked_evaluation_skips_the_padding_rows_of_a_short_batch(tmp_path):
+    """One maze in a batch of 4: the 3 padding rows (all PAD, no S or G) never reach the maze rule check."""
+    from hrm.data.format import read_split
+    from hrm.data.maze import build_maze_dataset
+    from hrm.eval.evaluate import evaluate
+    from hrm.models import build_model
+    from hrm.models.trm import TRMConfig
+
+    build_maze_dataset(tmp_path / "maze", train_size=2, test_size=1, size=6, min_path=4, seed=0)
+    split = read_split(tmp_path / "maze", "test")
+    torch.manual_seed(0)
+    model = build_model(TRMConfig(hidden_dim=32, num_heads=2, expansion=2.0, puzzle_emb_dim=32, num_puzzle_tokens=1,
+                                  deep_recursions=1, latent_recursions=1, num_layers=1, max_segments=2,
+                                  seq_len=split.metadata.seq_len, vocab_size=split.metadata.vocab_size,
+                                  num_puzzle_ids=split.metadata.num_puzzle_identifiers, forward_dtype="float32"))
+    result = evaluate(model, split, 4, torch.device("cpu"), verify=VERIFIERS.get("maze"))
+    assert result.metrics["count"] == 1 and len(result.predictions) == 1
