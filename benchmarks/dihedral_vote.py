@@ -21,14 +21,21 @@ from pathlib import Path
 
 import torch
 
-def score(model: Path, data: Path, dtype: str, batch_size: int, max_examples: int) -> dict:
+def hrm_eval(model: Path, data: Path, flags: list[str]) -> dict:
+    """`hrm eval MODEL --data DATA FLAGS` in a fresh process: its JSON metrics plus the call's wall seconds."""
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "hrm", "eval", str(model), "--data", str(data), "--dtype", dtype,
-                             "--batch-size", str(batch_size), "--dihedral-vote"]
-                            + (["--max-examples", str(max_examples)] if max_examples else []),
-                            capture_output=True, text=True, check=True)
+    command = [sys.executable, "-m", "hrm", "eval", str(model), "--data", str(data), *flags]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    return {"model": str(model), "seconds": time.perf_counter() - start, **metrics}
+    return {"seconds": round(time.perf_counter() - start, 1), **metrics}
+
+
+def score(model: Path, data: Path, dtype: str, batch_size: int, max_examples: int) -> dict:
+    flags = ["--dtype", dtype, "--batch-size", str(batch_size), "--dihedral-vote"]
+    flags += ["--max-examples", str(max_examples)] if max_examples else []
+    return {"model": str(model), **hrm_eval(model, data, flags)}
 
 
 def render(report: dict) -> str:

@@ -16,28 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
-import sys
-import time
 from datetime import date
 from pathlib import Path
 
 import torch
+from dihedral_vote import hrm_eval
 
 VALID = "maze/valid_shortest_path_accuracy"
 
 
 def score(model: Path, data: Path, recursions: int, args: argparse.Namespace, vote: bool = False) -> dict:
-    start = time.perf_counter()
-    command = [sys.executable, "-m", "hrm", "eval", str(model), "--data", str(data), "--dtype", "float32",
-               "--batch-size", str(args.batch_size), "--latent-recursions", str(recursions)]
-    command += ["--dihedral-vote"] if vote else []
-    command += ["--max-examples", str(args.max_examples)] if args.max_examples else []
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
-    metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    return {"recursions": recursions, "seconds": round(time.perf_counter() - start, 1), **metrics}
+    flags = ["--dtype", "float32", "--batch-size", str(args.batch_size), "--latent-recursions", str(recursions)]
+    flags += ["--dihedral-vote"] if vote else []
+    flags += ["--max-examples", str(args.max_examples)] if args.max_examples else []
+    return {"recursions": recursions, **hrm_eval(model, data, flags)}
 
 
 def trained_recursions(model: Path) -> int:

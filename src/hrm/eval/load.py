@@ -12,7 +12,7 @@ Nothing executes code while loading: safetensors, or torch.load(weights_only=Tru
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -116,7 +116,7 @@ def _load_shipped(path: Path, settings: RuntimeSettings) -> LoadedModel:
         if not isinstance(recommended["latent_recursions"], int):
             raise CheckpointError(f"'{card}': inference latent_recursions must be an integer, "
                                   f"got {recommended['latent_recursions']!r}")
-        settings = RuntimeSettings(settings.forward_dtype, recommended["latent_recursions"])
+        settings = replace(settings, latent_recursions=recommended["latent_recursions"])
     model = build_model(_at_runtime(_model_config(tree["model"], path), settings, path))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_tensors(path).items()}
     load_model_state(model, state, path)
