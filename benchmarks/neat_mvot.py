@@ -76,11 +76,11 @@ def targets_for(model: VisualThoughtReasoner, inputs: torch.Tensor, labels: torc
                       for i, l in zip(inputs.split(256), labels.split(256))])
 
 
-def run(name: str, tokenizer: GridTokenizer, data: tuple, steps: int, batch_size: int, lr: float,
-        device: str, seed: int) -> tuple[dict, ...]:
+def run(name: str, tokenizer: GridTokenizer, data: tuple, reasoner: dict, steps: int, batch_size: int, lr: float,
+        warmup: int, device: str, seed: int) -> tuple[dict, ...]:
     """Train and score one run; `seed` sets the reasoner's initialisation and batch order (not the tokenizer's)."""
     train_inputs, train_labels, test_inputs, test_labels = data
-    config = MVoTConfig(model=dict(TINY_TRM), tokenizer=tokenizer.config, maze_size=MAZE["size"],
+    config = MVoTConfig(model=dict(reasoner), tokenizer=tokenizer.config, maze_size=MAZE["size"],
                         cells_per_thought=CELLS_PER_THOUGHT, **RUNS[name])
     torch.manual_seed(seed)
     model = VisualThoughtReasoner(config, tokenizer).to(device)
@@ -91,6 +91,8 @@ def run(name: str, tokenizer: GridTokenizer, data: tuple, steps: int, batch_size
     start, start_cpu, history = time.perf_counter(), time.process_time(), []
     model.train()
     for step in range(steps):
+        for group in optimizer.param_groups:  # linear warm-up over the first `warmup` batches
+            group["lr"] = lr * min(1.0, (step + 1) / max(warmup, 1))
         rows = torch.randint(len(train_inputs), (batch_size,), generator=generator)
         segments = train_on_batch(model, optimizer, train_inputs[rows].to(device), train_labels[rows].to(device),
                                   None if train_targets is None else train_targets[rows])
@@ -179,16 +181,19 @@ def markdown(report: dict, pictures: str) -> str:
         f"Tokenizer: {report['tokenizer_steps']} steps, {TOKENIZER['codebook_size']} codes, "
         f"{report['num_image_tokens']} tokens per picture; its round trip on held-out partial-path pictures: "
         f"cell accuracy {report['tokenizer_quality']['cell_accuracy']:.3f}, codebook usage "
-        f"{report['tokenizer_quality']['codebook_usage']:.2f}. Reasoner: TRM, {report['results'][0]['parameters']:,} "
-        f"parameters, T = {report['model']['max_segments']} segments, {report['steps']} batches of "
-        f"{report['batch_size']} (one AdamW step per segment, lr {report['lr']}, seed {report['seed']}, same batches for every run; the tokenizer and "
+        f"{report['tokenizer_quality']['codebook_usage']:.2f}. Reasoner: TRM, width {report['model']['hidden_dim']}, "
+        f"{report['results'][0]['parameters']:,} parameters, T = {report['model']['max_segments']} segments, {report['steps']} batches of "
+        f"{report['batch_size']} (one AdamW step per segment, lr {report['lr']}"
+        f"{', after ' + str(report['warmup']) + ' warm-up batches' if report.get('warmup') else ''}, seed {report['seed']}, "
+        "same batches for every run; the tokenizer and "
         "the mazes are the same for every seed).",
         "",
         *rows,
         "",
         *by_segment,
         "",
-        "Training time per run (wall clock; the CPU machine was shared with other jobs): " + ", ".join(
+        "Training time per run (wall clock" + ("; the CPU machine was shared with other jobs" if "CPU" in report["device"]
+                                              else "") + "): " + ", ".join(
             f"{r['run']} {r['train_seconds']} s" for r in report["results"]) + ".",
         "",
         "Answer exact is the headline (the whole path equals the label); valid shortest path also accepts the "
@@ -203,6 +208,7 @@ def markdown(report: dict, pictures: str) -> str:
     ])
 
 
+ANSWER_METRICS = ("answer exact", "valid shortest path")  # the only ones a text-only run has
 SEED_METRICS = {  # name in the seed table: how to read it from one run's result
     "answer exact": lambda r: r["answer_exact"],
     "valid shortest path": lambda r: r["answer_valid_shortest_path"],
@@ -214,34 +220,55 @@ SEED_METRICS = {  # name in the seed table: how to read it from one run's result
 
 
 def seed_summary(reports: list[dict]) -> str:
-    """Several seeds' reports: mean +- standard error per run, and CE + L_D minus CE paired by seed."""
-    seeds = [r.get("seed", 0) for r in reports]
-    by_run = {}
+    """Several seeds' reports (one or more per seed, e.g. the visual runs and the text-only run apart): mean +-
+    standard error per run, CE + L_D minus CE paired by seed, and thought validity by segment."""
+    by_run: dict[str, dict[int, dict]] = {}
     for report in reports:
         for result in report["results"]:
-            by_run.setdefault(result["run"], []).append(result)
+            by_run.setdefault(result["run"], {})[report.get("seed", 0)] = result
+    seeds = sorted({seed for results in by_run.values() for seed in results})
 
     def mean_se(values: list[float]) -> str:
         values = np.asarray(values, dtype=float)
         se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
         return f"{values.mean():.3f} ± {se:.3f}"
 
-    lines = [f"# MVoT on 6x6 mazes over seeds {', '.join(map(str, seeds))} ({reports[0]['date']}, "
-             f"{reports[0]['device']})", "",
-             "Each seed is one run of `benchmarks/neat_mvot.py --seed S` (same mazes and tokenizer; the seed sets the "
-             "reasoner's initialisation and batch order). Mean ± standard error over seeds; the last row pairs the two "
-             "losses seed by seed.", "",
+    first = reports[0]
+    model = first["model"]
+    lines = [f"# MVoT on {first['maze']['size']}x{first['maze']['size']} mazes over seeds {', '.join(map(str, seeds))} "
+             f"({first['date']}, {first['device']})", "",
+             f"Each seed is one run of `benchmarks/neat_mvot.py --seed S` (same mazes and tokenizer; the seed sets the "
+             f"reasoner's initialisation and batch order): TRM width {model['hidden_dim']}, {first['num_train']} "
+             f"training mazes, {first['steps']} batches of {first['batch_size']}, lr {first['lr']}"
+             f"{', ' + str(first['warmup']) + ' warm-up batches' if first.get('warmup') else ''}; "
+             f"{first['num_test']} held-out mazes. Mean ± standard error over seeds; the paired row subtracts CE "
+             "from CE + L_D seed by seed.", "",
              "| run | seeds | " + " | ".join(SEED_METRICS) + " |", "|---|---|" + "---|" * len(SEED_METRICS)]
     for name, results in by_run.items():
-        lines.append(f"| {name} | {len(results)} | "
-                     + " | ".join(mean_se([read(r) for r in results]) for read in SEED_METRICS.values()) + " |")
-    if {"ce", "ce+ld"} <= set(by_run) and len(by_run["ce"]) == len(by_run["ce+ld"]):
-        lines.append(f"| ce+ld minus ce (paired) | {len(by_run['ce'])} | " + " | ".join(
-            mean_se([read(b) - read(a) for a, b in zip(by_run["ce"], by_run["ce+ld"])])
-            for read in SEED_METRICS.values()) + " |")
-    lines += ["", "Per seed (answer exact, ce / ce+ld): " + "; ".join(
-        f"seed {seed}: {read_ce:.3f} / {read_ld:.3f}" for seed, read_ce, read_ld in zip(
-            seeds, [r["answer_exact"] for r in by_run.get("ce", [])], [r["answer_exact"] for r in by_run.get("ce+ld", [])]))]
+        rows = list(results.values())
+        lines.append(f"| {name} | {len(rows)} | " + " | ".join(
+            mean_se([read(r) for r in rows]) if name != "text_only" or key in ANSWER_METRICS else "n/a"
+            for key, read in SEED_METRICS.items()) + " |")
+    if {"ce", "ce+ld"} <= set(by_run) and by_run["ce"].keys() == by_run["ce+ld"].keys():
+        pairs = [(by_run["ce"][seed], by_run["ce+ld"][seed]) for seed in by_run["ce"]]
+        lines.append(f"| ce+ld minus ce (paired) | {len(pairs)} | " + " | ".join(
+            mean_se([read(b) - read(a) for a, b in pairs]) for read in SEED_METRICS.values()) + " |")
+    segment_runs = {name: list(results.values()) for name, results in by_run.items()
+                    if all("thought_pictures_by_segment" in r for r in results.values())}
+    if segment_runs:
+        num_segments = first["model"]["max_segments"]
+        lines += ["", "By segment (mean ± standard error over seeds):", "",
+                  "| run | " + " | ".join(f"segment {t + 1}" for t in range(num_segments)) + " |",
+                  "|---|" + "---|" * num_segments]
+        for name, rows in segment_runs.items():
+            lines.append(f"| {name}: prefix valid | " + " | ".join(
+                mean_se([r["thought_pictures_by_segment"][t]["prefix_valid"] for r in rows])
+                for t in range(num_segments)) + " |")
+            lines.append(f"| {name}: answer exact | " + " | ".join(
+                mean_se([r["answer_exact_by_segment"][t] for r in rows]) for t in range(num_segments)) + " |")
+    lines += ["", "Per seed (answer exact): " + "; ".join(
+        f"{name} " + " / ".join(f"{results[seed]['answer_exact']:.3f}" if seed in results else "-" for seed in seeds)
+        for name, results in by_run.items()) + f" (seeds {', '.join(map(str, seeds))})"]
     return "\n".join(lines) + "\n"
 
 
@@ -253,6 +280,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=375, help="training batches per run (T optimizer steps each)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--warmup", type=int, default=0, help="batches of linear lr warm-up")
+    parser.add_argument("--hidden-dim", type=int, default=TINY_TRM["hidden_dim"], help="reasoner width")
+    parser.add_argument("--num-heads", type=int, default=TINY_TRM["num_heads"])
     parser.add_argument("--seed", type=int, default=0, help="reasoner initialisation and batch order")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="cpu (the committed results) or cuda")
@@ -268,6 +298,7 @@ def main() -> None:
         print(text)
         return
     torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = True  # GPU runs: TF32 matmuls (float32 elsewhere); no effect on CPU
 
     data = maze_tensors(args.num_train, args.num_test)
     start = time.perf_counter()
@@ -277,10 +308,11 @@ def main() -> None:
     quality = tokenizer_quality(tokenizer, held_out_pictures.to(args.device))
     print("tokenizer", round(time.perf_counter() - start, 1), "s", json.dumps(quality), flush=True)
 
+    reasoner = dict(TINY_TRM, hidden_dim=args.hidden_dim, num_heads=args.num_heads)
     results, thoughts = [], {}
     for name in args.runs:
-        result, run_thoughts = run(name, tokenizer, data, args.steps, args.batch_size, args.lr, args.device,
-                                   args.seed)
+        result, run_thoughts = run(name, tokenizer, data, reasoner, args.steps, args.batch_size, args.lr,
+                                   args.warmup, args.device, args.seed)
         results.append(result)
         if run_thoughts is not None:
             thoughts[name] = run_thoughts
@@ -292,7 +324,8 @@ def main() -> None:
               "tokenizer_final_loss": tokenizer_history[-1], "tokenizer_quality": quality,
               "num_image_tokens": (MAZE["size"] // TOKENIZER["cells_per_token"]) ** 2,
               "tokenizer_ceiling": with_thoughts[0]["tokenizer_ceiling"] if with_thoughts else None,
-              "model": TINY_TRM, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+              "model": reasoner, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+              "warmup": args.warmup,
               "seed": args.seed,
               "results": results}
     if args.out:
