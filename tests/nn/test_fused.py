@@ -36,10 +36,11 @@ BF16_TOL = {"rtol": 2e-2, "atol": 2e-2}  # a few bf16 ulps at the O(1) values th
 
 @pytest.fixture(autouse=True, scope="module")
 def interpreter_fixes():
-    """Two gaps of Triton 3.6's CPU interpreter, patched for these tests (no-ops on a GPU):
+    """Three gaps of Triton 3.6's CPU interpreter, patched for these tests (no-ops on a GPU):
     it multiplies bf16 tiles as raw uint16 bits (widen them to float32 first: exact, as the tensor
-    cores' bf16 x bf16 -> fp32 products are), and it turns scalar arguments into 1-element arrays
-    that numpy >= 2.3 refuses to `int()` (so `range(0, K, BLOCK_K)` fails; use `.item()`)."""
+    cores' bf16 x bf16 -> fp32 products are); it rounds float32 -> bf16 casts toward zero where the GPU
+    rounds to nearest even (a one-sided bias the GPU does not have); and it turns scalar arguments into
+    1-element arrays that numpy >= 2.3 refuses to `int()` (so `range(0, K, BLOCK_K)` fails; use `.item()`)."""
     if ON_GPU:
         yield
         return
@@ -48,6 +49,7 @@ def interpreter_fixes():
     from triton.runtime import interpreter
 
     create_dot = interpreter.InterpreterBuilder.create_dot
+    cast_impl = interpreter.InterpreterBuilder.cast_impl
     patch_lang_tensor = interpreter._patch_lang_tensor  # a Triton without it fails here: patch anew
 
     def as_float32(t):
@@ -58,14 +60,23 @@ def interpreter_fixes():
     def create_dot_bf16(self, a, b, d, input_precision, max_num_imprecise_acc):
         return create_dot(self, as_float32(a), as_float32(b), d, input_precision, max_num_imprecise_acc)
 
+    def cast_rounding_to_nearest(self, src, dst_type):
+        if src.dtype.scalar != tl.float32 or dst_type.scalar != tl.bfloat16:
+            return cast_impl(self, src, dst_type)
+        bits = np.ascontiguousarray(src.data, dtype=np.float32).view(np.uint32).astype(np.uint64)
+        rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)  # finite inputs only
+        return interpreter.TensorHandle(rounded, tl.bfloat16)
+
     def patch_lang_tensor_numpy2(tensor, scope):
         patch_lang_tensor(tensor, scope)
         scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.item()))
 
     interpreter.InterpreterBuilder.create_dot = create_dot_bf16
+    interpreter.InterpreterBuilder.cast_impl = cast_rounding_to_nearest
     interpreter._patch_lang_tensor = patch_lang_tensor_numpy2
     yield
     interpreter.InterpreterBuilder.create_dot = create_dot
+    interpreter.InterpreterBuilder.cast_impl = cast_impl
     interpreter._patch_lang_tensor = patch_lang_tensor
 
 
