@@ -173,6 +173,8 @@ def markdown(report: dict, pictures: str) -> str:
     if targets:
         by_segment.append("| target path cells (mean) | " + " | ".join(f"{p['target_length']:.1f}" for p in targets)
                           + " |")
+    warmup = f", after {report['warmup']} warm-up batches" if report.get("warmup") else ""
+    shared = "; the CPU machine was shared with other jobs" if "CPU" in report["device"] else ""
     return "\n".join([
         f"# MVoT on {MAZE['size']}x{MAZE['size']} mazes ({report['date']}, {report['device']})",
         "",
@@ -182,18 +184,15 @@ def markdown(report: dict, pictures: str) -> str:
         f"{report['num_image_tokens']} tokens per picture; its round trip on held-out partial-path pictures: "
         f"cell accuracy {report['tokenizer_quality']['cell_accuracy']:.3f}, codebook usage "
         f"{report['tokenizer_quality']['codebook_usage']:.2f}. Reasoner: TRM, width {report['model']['hidden_dim']}, "
-        f"{report['results'][0]['parameters']:,} parameters, T = {report['model']['max_segments']} segments, {report['steps']} batches of "
-        f"{report['batch_size']} (one AdamW step per segment, lr {report['lr']}"
-        f"{', after ' + str(report['warmup']) + ' warm-up batches' if report.get('warmup') else ''}, seed {report['seed']}, "
-        "same batches for every run; the tokenizer and "
-        "the mazes are the same for every seed).",
+        f"{report['results'][0]['parameters']:,} parameters, T = {report['model']['max_segments']} segments, "
+        f"{report['steps']} batches of {report['batch_size']} (one AdamW step per segment, lr {report['lr']}{warmup}, "
+        f"seed {report['seed']}, same batches for every run; the tokenizer and the mazes are the same for every seed).",
         "",
         *rows,
         "",
         *by_segment,
         "",
-        "Training time per run (wall clock" + ("; the CPU machine was shared with other jobs" if "CPU" in report["device"]
-                                              else "") + "): " + ", ".join(
+        f"Training time per run (wall clock{shared}): " + ", ".join(
             f"{r['run']} {r['train_seconds']} s" for r in report["results"]) + ".",
         "",
         "Answer exact is the headline (the whole path equals the label); valid shortest path also accepts the "
