@@ -94,8 +94,9 @@ def main() -> None:
               "recursions": sorted({v["recursions"] for row in rows for v in row["val"]}), "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text(render(report))
-    print(render(report))
+    text = render(report)
+    args.out.with_suffix(".md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -207,7 +207,7 @@ def markdown(report: dict, pictures: str) -> str:
     ])
 
 
-ANSWER_METRICS = ("answer exact", "valid shortest path")  # the only ones a text-only run has
+ANSWER_METRICS = ("answer exact", "valid shortest path")  # the only ones a run without visual thoughts has
 SEED_METRICS = {  # name in the seed table: how to read it from one run's result
     "answer exact": lambda r: r["answer_exact"],
     "valid shortest path": lambda r: r["answer_valid_shortest_path"],
@@ -246,7 +246,7 @@ def seed_summary(reports: list[dict]) -> str:
     for name, results in by_run.items():
         rows = list(results.values())
         lines.append(f"| {name} | {len(rows)} | " + " | ".join(
-            mean_se([read(r) for r in rows]) if name != "text_only" or key in ANSWER_METRICS else "n/a"
+            mean_se([read(r) for r in rows]) if "thought_pictures" in rows[0] or key in ANSWER_METRICS else "n/a"
             for key, read in SEED_METRICS.items()) + " |")
     if {"ce", "ce+ld"} <= set(by_run) and by_run["ce"].keys() == by_run["ce+ld"].keys():
         pairs = [(by_run["ce"][seed], by_run["ce+ld"][seed]) for seed in by_run["ce"]]
@@ -255,7 +255,7 @@ def seed_summary(reports: list[dict]) -> str:
     segment_runs = {name: list(results.values()) for name, results in by_run.items()
                     if all("thought_pictures_by_segment" in r for r in results.values())}
     if segment_runs:
-        num_segments = first["model"]["max_segments"]
+        num_segments = model["max_segments"]
         lines += ["", "By segment (mean ± standard error over seeds):", "",
                   "| run | " + " | ".join(f"segment {t + 1}" for t in range(num_segments)) + " |",
                   "|---|" + "---|" * num_segments]

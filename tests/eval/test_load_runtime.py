@@ -26,8 +26,8 @@ def ship(model: torch.nn.Module, path, inference: dict | None = None):
 
 def tiny(config_class, **fields):
     torch.manual_seed(0)
-    config = config_class(hidden_dim=32, num_heads=2, expansion=2.0, puzzle_emb_dim=32, num_puzzle_tokens=1, max_segments=1, seq_len=9,
-                          vocab_size=5, num_puzzle_ids=1, forward_dtype="float32", **fields)
+    config = config_class(hidden_dim=32, num_heads=2, expansion=2.0, puzzle_emb_dim=32, num_puzzle_tokens=1,
+                          max_segments=1, seq_len=9, vocab_size=5, num_puzzle_ids=1, forward_dtype="float32", **fields)
     return build_model(config)
 
 

@@ -47,6 +47,7 @@ def run_segments(model: ACTModel, batch: dict[str, torch.Tensor], num_segments: 
     labels = batch["labels"]
     mask = labels != IGNORE_LABEL_ID
     counts = mask.sum(-1)
+    real = counts > 0  # padding rows hold no puzzle for the rule check to read
     b = labels.shape[0]
     correct_by_segment = torch.zeros(b, num_segments, dtype=torch.bool, device=labels.device)
     first_halt = torch.full((b,), num_segments, dtype=torch.int32, device=labels.device)
@@ -55,8 +56,8 @@ def run_segments(model: ACTModel, batch: dict[str, torch.Tensor], num_segments: 
         carry, outputs = model(carry, batch)
         preds = outputs["logits"].argmax(-1)
         correct_by_segment[:, segment] = ((preds == labels) & mask).sum(-1) == counts
-        if verify is not None:  # real rows only: a padding row holds no puzzle for the rule check to read
-            valid_by_segment[counts > 0, segment] = verify(batch["inputs"][counts > 0], preds[counts > 0])
+        if verify is not None:
+            valid_by_segment[real, segment] = verify(batch["inputs"][real], preds[real])
         halts = halt_signal(model, outputs["q_halt_logits"], outputs["q_continue_logits"])
         first_halt = torch.where(halts & (first_halt == num_segments), segment + 1, first_halt)
     token_correct = ((preds == labels) & mask).sum(-1).float() / counts.clamp_min(1)
