@@ -132,16 +132,11 @@ def use_bmm_token_mixer() -> None:
     Block.forward = forward
 
 
-FUSED_VARIANTS = {  # name: (down GEMM with residual + RMSNorm, RoPE + attention kernel); all add the SwiGLU-GEMM
-    "swiglu": (False, False), "blocks": (True, False), "all": (True, True)}
-
-
 def use_fused_kernels(model: torch.nn.Module, fused: str) -> None:
-    """Experiment: Triton SwiGLU-GEMM ("swiglu"), plus the down GEMM with residual + RMSNorm ("blocks"), plus
-    RoPE + attention in one kernel ("all"), on the gradient-free bf16 CUDA calls; a no-op elsewhere."""
+    """Experiment: Triton SwiGLU-GEMM ("swiglu"), plus the down GEMM with residual + RMSNorm ("all"),
+    on the gradient-free bf16 CUDA block calls; a no-op elsewhere (the PyTorch path runs)."""
     if fused != "none":
-        rms_norm_epilogue, attention = FUSED_VARIANTS[fused]
-        hrm.nn.fused.enable(model, rms_norm_epilogue=rms_norm_epilogue, attention=attention)
+        hrm.nn.fused.enable(model, rms_norm_epilogue=fused == "all")
 
 
 def count_flops(fn) -> int:
@@ -303,18 +298,16 @@ def main() -> None:
                         help="torch.compile mode: default | max-autotune-no-cudagraphs | reduce-overhead | none")
     parser.add_argument("--token-mixer", choices=["transpose", "bmm"], default="transpose",
                         help="experiment: how the MLP token mixer is laid out (same math)")
-    parser.add_argument("--fused", nargs="*", default=None, choices=list(FUSED_VARIANTS),
+    parser.add_argument("--fused", nargs="?", const="all", default="none", choices=["none", "swiglu", "all"],
                         help="experiment: also time each model with Triton kernels on its gradient-free bf16 CUDA "
-                             "calls, one row per variant beside the default: 'swiglu' = SwiGLU-GEMM, 'blocks' = "
-                             "+ down GEMM with residual/RMSNorm, 'all' (bare --fused) = + RoPE attention kernel")
+                             "block calls; 'all' (bare --fused) = SwiGLU-GEMM + down GEMM with residual/RMSNorm, "
+                             "'swiglu' = the first only")
     parser.add_argument("--trained", default=None, help="trained weights (hrm export) for the halting comparison")
     parser.add_argument("--puzzles", default=None, help="dataset whose test split the halting comparison solves")
     parser.add_argument("--halting-puzzles", type=int, default=5000, help="how many test puzzles it solves")
     parser.add_argument("--out", default=None, help="write <out>.json and <out>.md")
     parser.add_argument("--profile", action="store_true", help="print the top CUDA kernels of each training step")
     args = parser.parse_args()
-    variants = ["all"] if args.fused == [] else (args.fused or [])
-    args.fused = variants[-1] if variants else "none"  # profile and halting use the last variant
     device = torch.device("cuda" if torch.cuda.is_available() and not args.quick else "cpu")
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -331,8 +324,7 @@ def main() -> None:
     configs = model_configs(dtype)
     results = {"date": date.today().isoformat(), "device": torch.cuda.get_device_name(device) if device.type == "cuda"
                else platform.processor() or "cpu", "torch": torch.__version__, "batch_size": batch_size,
-               "compile": compile_mode or "eager", "token_mixer": args.token_mixer, "fused": variants or "none", "matmul_peak_tflops": peak,
-               "models": []}
+               "compile": compile_mode or "eager", "token_mixer": args.token_mixer, "fused": args.fused, "matmul_peak_tflops": peak, "models": []}
     if args.profile:
         for name in args.models.split(","):
             print(profile_step(name, configs[name], batch_size, device, compile_mode, rows=25, fused=args.fused),
@@ -345,7 +337,7 @@ def main() -> None:
         if args.quick:
             config.max_segments = 2
         warmup, repeats = (1, 2) if args.quick else (10, 30)
-        for fused in ["none"] + variants:  # fused runs beside the default
+        for fused in ["none"] + ([args.fused] if args.fused != "none" else []):  # fused runs beside the default
             row = bench_model(name, config, batch_size, device, compile_mode, peak, warmup, repeats, fused)
             results["models"].append(row)
             print(json.dumps(row), flush=True)

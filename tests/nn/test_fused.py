@@ -26,10 +26,7 @@ if not fused.load_kernels():
     pytest.skip("Triton is installed but the fused kernels do not import", allow_module_level=True)
 
 from hrm.nn.fused import ops  # noqa: E402
-from hrm.nn.attention import Attention  # noqa: E402
 from hrm.nn.fused.matmul_rms_norm import matmul_add_rms_norm  # noqa: E402
-from hrm.nn.fused.rope_attention import rope_attention  # noqa: E402
-from hrm.nn.rope import RotaryEmbedding  # noqa: E402
 from hrm.nn.fused.swiglu_matmul import swiglu_matmul  # noqa: E402
 
 DEVICE = torch.device("cuda" if ON_GPU else "cpu")
@@ -41,10 +38,9 @@ BF16_TOL = {"rtol": 2e-2, "atol": 2e-2}  # a few bf16 ulps at the O(1) values th
 def interpreter_fixes():
     """Three gaps of Triton 3.6's CPU interpreter, patched for these tests (no-ops on a GPU):
     it multiplies bf16 tiles as raw uint16 bits (widen them to float32 first: exact, as the tensor
-    cores' bf16 x bf16 -> fp32 products are); it rounds float32 -> bf16 casts toward zero, where the GPU
-    rounds to nearest even (so a kernel that casts in between, as the attention's probabilities, would show
-    a bias the GPU does not have); and it turns scalar arguments into 1-element arrays that numpy >= 2.3
-    refuses to `int()` (so `range(0, K, BLOCK_K)` fails; use `.item()`)."""
+    cores' bf16 x bf16 -> fp32 products are); it rounds float32 -> bf16 casts toward zero where the GPU
+    rounds to nearest even (a one-sided bias the GPU does not have); and it turns scalar arguments into
+    1-element arrays that numpy >= 2.3 refuses to `int()` (so `range(0, K, BLOCK_K)` fails; use `.item()`)."""
     if ON_GPU:
         yield
         return
@@ -93,7 +89,7 @@ def fuse_on_this_device(monkeypatch):
 @pytest.fixture
 def kernel_calls(monkeypatch) -> dict[str, int]:
     """Counts the kernel launches made through the custom ops."""
-    calls = {"swiglu_matmul": 0, "matmul_add_rms_norm": 0, "rope_attention": 0}
+    calls = {"swiglu_matmul": 0, "matmul_add_rms_norm": 0}
 
     def counting(name, fn):
         def wrapper(*args, **kwargs):
@@ -152,101 +148,6 @@ def test_matmul_add_rms_norm_keeps_a_transposed_residual_layout():
     torch.testing.assert_close(out.double(), add_rms_norm_float64(x, w, residual, 1e-5), **BF16_TOL)
 
 
-def rope_tables(seq_len: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    rope = RotaryEmbedding(head_dim, seq_len).to(DEVICE)
-    return rope.cos, rope.sin
-
-
-def rope_attention_float64(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, heads: int) -> torch.Tensor:
-    """Plain float64 loops over batch and head: rotate-half RoPE on q and k, softmax(q k^T / sqrt(d)) v."""
-    b, l, width = qkv.shape
-    d = width // (3 * heads)
-    parts = qkv.double().view(b, l, 3, heads, d)
-    cos, sin = cos.double(), sin.double()
-    out = torch.empty(b, l, heads, d, dtype=torch.float64)
-    for i in range(b):
-        for j in range(heads):
-            q, k, v = parts[i, :, 0, j].cpu(), parts[i, :, 1, j].cpu(), parts[i, :, 2, j].cpu()
-            rot = [torch.cat((-x[:, d // 2:], x[:, :d // 2]), dim=-1) for x in (q, k)]
-            q, k = q * cos.cpu() + rot[0] * sin.cpu(), k * cos.cpu() + rot[1] * sin.cpu()
-            scores = q @ k.T / d ** 0.5
-            out[i, :, j] = torch.softmax(scores, dim=-1) @ v
-    return out.view(b, l, heads * d).to(DEVICE)
-
-
-def test_rope_attention_matches_float64():
-    heads, d, l = 3, 16, 37  # l pads to a 64-row tile: the masked key columns must get no weight
-    qkv = bf16(2, l, 3 * heads * d)
-    cos, sin = rope_tables(l, d)
-    out = rope_attention(qkv, cos, sin, heads)
-    assert out.shape == (2, l, heads * d) and out.dtype == torch.bfloat16
-    torch.testing.assert_close(out.double(), rope_attention_float64(qkv, cos, sin, heads), **BF16_TOL)
-
-
-def test_rope_attention_rejects_shapes_it_cannot_take():
-    cos, sin = rope_tables(37, 16)
-    with pytest.raises(ValueError, match="do not match"):
-        rope_attention(bf16(2, 37, 3 * 3 * 16 + 1), cos, sin, 3)
-    with pytest.raises(ValueError, match="do not match"):
-        rope_attention(bf16(2, 36, 3 * 3 * 16), cos, sin, 3)  # tables for 37 positions
-    long_cos, long_sin = rope_tables(200, 16)
-    with pytest.raises(ValueError, match="l <= 128"):
-        rope_attention(bf16(1, 200, 3 * 16), long_cos, long_sin, 1)
-
-
-def test_attention_uses_the_rope_kernel_without_gradient_and_matches(fuse_on_this_device, kernel_calls):
-    torch.manual_seed(0)
-    attention = Attention(dim=48, num_heads=3).to(DEVICE)  # head_dim 16
-    h, rope = bf16(2, 21, 48), rope_tables(21, 16)
-    with torch.no_grad():
-        plain = attention(h, rope)
-        fused.enable(attention)
-        out = attention(h, rope)
-        assert kernel_calls["rope_attention"] == 1
-        attention.attn_mask = torch.ones(21, 21, dtype=torch.bool, device=DEVICE).tril()  # masked: SDPA
-        masked_plain = attention(h, rope)
-        assert kernel_calls["rope_attention"] == 1
-    torch.testing.assert_close(out, plain, **BF16_TOL)
-    assert not torch.allclose(masked_plain.float(), plain.float(), atol=1e-2)  # the mask was honoured
-
-
-def test_attention_keeps_sdpa_for_long_sequences_and_gradient(fuse_on_this_device, kernel_calls, monkeypatch):
-    torch.manual_seed(0)
-    attention = Attention(dim=48, num_heads=3).to(DEVICE)
-    h, rope = bf16(2, 21, 48), rope_tables(21, 16)
-    fused.enable(attention)
-    attention(h, rope)  # gradient on
-    monkeypatch.setattr(availability, "ATTENTION_MAX_SEQ_LEN", 16)
-    with torch.no_grad():
-        attention(h, rope)  # 21 positions > 16
-    assert kernel_calls["rope_attention"] == 0
-
-
-@pytest.mark.parametrize("name", ["hrm", "trm"])
-def test_models_route_their_attention_through_the_rope_kernel(name, fuse_on_this_device, kernel_calls):
-    """A whole bf16 segment without gradient: RoPE tables of the model's length reach the kernel; same logits."""
-    from hrm.models import HRMConfig, TRMConfig, build_model
-
-    config_class = {"hrm": HRMConfig, "trm": TRMConfig}[name]
-    torch.manual_seed(0)
-    reasoner = build_model(config_class(hidden_dim=32, num_heads=2, expansion=2.0, puzzle_emb_dim=32, max_segments=2,
-                                        seq_len=6, vocab_size=5, num_puzzle_ids=3, forward_dtype="bfloat16")
-                           ).reasoner.to(DEVICE)
-    inputs = torch.randint(1, 5, (2, 6), generator=torch.Generator().manual_seed(1)).to(DEVICE)
-    puzzle_ids = torch.zeros(2, dtype=torch.long, device=DEVICE)
-    states = reasoner.initial_states(2, DEVICE)
-    with torch.no_grad():
-        plain = reasoner(*states, inputs, puzzle_ids)[2]
-        fused.enable(reasoner, rms_norm_epilogue=False)
-        out = reasoner(*states, inputs, puzzle_ids)[2]
-    assert kernel_calls["rope_attention"] > 0
-    # HRM's 24 block calls amplify bf16 rounding differences (the kernel rounds the attention probabilities to
-    # bf16 as GPU flash attention does; CPU SDPA keeps them in float32): mean |diff| ~0.02 on logits ~0.8.
-    # A wrong RoPE sign or head layout moves them by ~0.6 on average.
-    assert (out.float() - plain.float()).abs().mean() < 0.05
-    torch.testing.assert_close(out.float(), plain.float(), rtol=0.1, atol=0.15)
-
-
 def small_block(token_mixer: str) -> Block:
     torch.manual_seed(0)
     return Block(dim=32, num_heads=2, expansion=2.0, eps=1e-5, token_mixer=token_mixer, seq_len=7).to(DEVICE)
@@ -261,7 +162,7 @@ def test_block_uses_the_kernels_without_gradient_and_matches(token_mixer, fuse_o
         assert fused.enable(block)
         out = block(h)
     fused_mlps = 2 if token_mixer == "mlp" else 1
-    assert kernel_calls == {"swiglu_matmul": fused_mlps, "matmul_add_rms_norm": fused_mlps, "rope_attention": 0}
+    assert kernel_calls == {"swiglu_matmul": fused_mlps, "matmul_add_rms_norm": fused_mlps}
     assert out.shape == plain.shape and out.dtype == torch.bfloat16
     torch.testing.assert_close(out, plain, **BF16_TOL)
 
@@ -273,7 +174,7 @@ def test_swiglu_alone_with_the_norm_epilogue_off(fuse_on_this_device, kernel_cal
         plain = block(h)
         fused.enable(block, rms_norm_epilogue=False)
         out = block(h)
-    assert kernel_calls == {"swiglu_matmul": 1, "matmul_add_rms_norm": 0, "rope_attention": 0}
+    assert kernel_calls == {"swiglu_matmul": 1, "matmul_add_rms_norm": 0}
     torch.testing.assert_close(out, plain, **BF16_TOL)
 
 
@@ -286,7 +187,7 @@ def test_wide_rows_keep_the_unfused_down_projection(fuse_on_this_device, kernel_
         plain = block(h)
         fused.enable(block)
         out = block(h)
-    assert kernel_calls == {"swiglu_matmul": 1, "matmul_add_rms_norm": 0, "rope_attention": 0}
+    assert kernel_calls == {"swiglu_matmul": 1, "matmul_add_rms_norm": 0}
     torch.testing.assert_close(out, plain, **BF16_TOL)
 
 
@@ -303,7 +204,7 @@ def test_original_path_wherever_fusion_is_not_allowed(fuse_on_this_device, kerne
         assert torch.equal(block(h.float()), plain_fp32)  # not bf16
         monkeypatch.setattr(availability, "FUSED_DEVICE_TYPES", {"cuda"} - {DEVICE.type})
         assert torch.equal(block(h), plain_no_grad)  # device not allowed (CPU outside the tests)
-    assert kernel_calls == {"swiglu_matmul": 0, "matmul_add_rms_norm": 0, "rope_attention": 0}
+    assert kernel_calls == {"swiglu_matmul": 0, "matmul_add_rms_norm": 0}
 
 
 def test_switched_off_by_default_and_by_disable(fuse_on_this_device, kernel_calls, monkeypatch):
@@ -317,7 +218,7 @@ def test_switched_off_by_default_and_by_disable(fuse_on_this_device, kernel_call
         monkeypatch.setattr(availability, "_kernels_loaded", False)  # as without Triton
         fused.enable(block)
         block(h)
-    assert kernel_calls == {"swiglu_matmul": 0, "matmul_add_rms_norm": 0, "rope_attention": 0}
+    assert kernel_calls == {"swiglu_matmul": 0, "matmul_add_rms_norm": 0}
 
 
 @pytest.mark.slow
@@ -335,11 +236,11 @@ def test_compiled_one_step_gradient_pattern(fuse_on_this_device, kernel_calls):
     compiled = torch.compile(segment, backend="inductor" if ON_GPU else "aot_eager", dynamic=False)
     h = bf16(3, 7, 32)
     compiled(h).backward()
-    assert kernel_calls == {"swiglu_matmul": 2, "matmul_add_rms_norm": 2, "rope_attention": 0}
+    assert kernel_calls == {"swiglu_matmul": 2, "matmul_add_rms_norm": 2}
     assert all(p.grad is not None for p in block.parameters())
     fused.disable(block)
     compiled(h)  # the graph guards on the flags: recompiled without the kernels
-    assert kernel_calls == {"swiglu_matmul": 2, "matmul_add_rms_norm": 2, "rope_attention": 0}
+    assert kernel_calls == {"swiglu_matmul": 2, "matmul_add_rms_norm": 2}
 
 
 @pytest.mark.gpu

@@ -16,14 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hrm.nn.fused import attention_fits, can_fuse, fused_rope_attention
 from hrm.nn.linear import CastedLinear
 from hrm.nn.rope import apply_rotary
 
 
 class Attention(nn.Module):
-    use_fused_kernels = False  # set by hrm.nn.fused.enable: gradient-free CUDA bf16 calls fuse RoPE + attention
-
     def __init__(self, dim: int, num_heads: int) -> None:
         super().__init__()
         self.register_buffer("attn_mask", None, persistent=False)
@@ -47,14 +44,6 @@ class Attention(nn.Module):
         b, _, l, _ = out.shape
         return self.o_proj(out.transpose(1, 2).reshape(b, l, -1))
 
-    def _fusable(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> bool:
-        """The RoPE + attention kernel takes this call: no mask, float32 RoPE tables for exactly these positions."""
-        return (rope is not None and self.attn_mask is None and can_fuse(x)
-                and attention_fits(x.shape[1], self.head_dim) and rope[0].shape == (x.shape[1], self.head_dim)
-                and rope[0].dtype == torch.float32)
-
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
-        if self.use_fused_kernels and self._fusable(x, rope):
-            return fused_rope_attention(self, x, rope)
         q, k, v = self.project(x, rope)
         return self.merge(F.scaled_dot_product_attention(q, k, v, attn_mask=self.attn_mask))

@@ -19,10 +19,6 @@ FUSED_DEVICE_TYPES: set[str] = {"cuda"}
 # kernel takes 199 us against 837 us; at 512 (the hidden width) 256 us against 206 us.
 NORM_EPILOGUE_MAX_ROW = 128
 
-# Longest sequence the RoPE + attention kernel takes: one tile holds a head's whole q, k and v. Longer
-# sequences (mazes: 900+ positions) keep PyTorch's RoPE and SDPA.
-ATTENTION_MAX_SEQ_LEN = 128
-
 # None until `load_kernels` ran, then whether the kernels imported (Triton present and working).
 _kernels_loaded: bool | None = None
 
@@ -37,11 +33,6 @@ def load_kernels() -> bool:
         except ImportError:
             _kernels_loaded = False
     return _kernels_loaded
-
-
-def attention_fits(seq_len: int, head_dim: int) -> bool:
-    """Whether the RoPE + attention kernel takes this shape (a power-of-two head_dim >= 16)."""
-    return seq_len <= ATTENTION_MAX_SEQ_LEN and head_dim >= 16 and head_dim & (head_dim - 1) == 0
 
 
 def can_fuse(x: torch.Tensor) -> bool:

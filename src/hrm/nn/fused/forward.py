@@ -1,4 +1,4 @@
-"""Fused forwards of the SwiGLU, of the block's `rms(h + mlp(h))` and of RoPE attention, through the custom ops.
+"""Fused forwards of the SwiGLU and of the block's `rms(h + mlp(h))`, through the custom ops.
 
 Same math as `SwiGLU.forward` and `Block.forward` (fp32 accumulation, the normalisation in fp32);
 only the rounding differs: the gate, up and down products are no longer rounded to bf16 in between.
@@ -34,11 +34,3 @@ def fused_swiglu_residual_rms_norm(mlp: nn.Module, x: torch.Tensor, eps: float) 
     if x.shape[-1] > availability.NORM_EPILOGUE_MAX_ROW:
         return rms_norm(x + mlp.down_proj(inner), eps)
     return torch.ops.hrm_fused.matmul_add_rms_norm(inner, mlp.down_proj.weight.to(x.dtype), x, eps)
-
-
-def fused_rope_attention(attention: nn.Module, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]
-                         ) -> torch.Tensor:
-    """`Attention.forward` (no mask) with RoPE, softmax attention and the head layout in one kernel between the
-    QKV and output projections. Callers check `can_fuse` and `availability.attention_fits` first."""
-    qkv = attention.qkv_proj(x)
-    return attention.o_proj(torch.ops.hrm_fused.rope_attention(qkv, rope[0], rope[1], attention.num_heads))

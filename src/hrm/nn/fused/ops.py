@@ -9,7 +9,6 @@ from __future__ import annotations
 import torch
 
 from hrm.nn.fused.matmul_rms_norm import matmul_add_rms_norm
-from hrm.nn.fused.rope_attention import rope_attention
 from hrm.nn.fused.swiglu_matmul import swiglu_matmul
 
 
@@ -33,13 +32,3 @@ def matmul_add_rms_norm_op(x: torch.Tensor, weight: torch.Tensor, residual: torc
 def _matmul_add_rms_norm_shape(x: torch.Tensor, weight: torch.Tensor, residual: torch.Tensor, eps: float
                                ) -> torch.Tensor:
     return torch.empty_like(residual)
-
-
-@torch.library.custom_op("hrm_fused::rope_attention", mutates_args=())
-def rope_attention_op(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, num_heads: int) -> torch.Tensor:
-    return rope_attention(qkv, cos, sin, num_heads)
-
-
-@rope_attention_op.register_fake
-def _rope_attention_shape(qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, num_heads: int) -> torch.Tensor:
-    return qkv.new_empty(*qkv.shape[:-1], qkv.shape[-1] // 3)

@@ -11,20 +11,17 @@ def _has_bias(mlp: nn.Module) -> bool:
     return mlp.gate_up_proj.bias is not None or mlp.down_proj.bias is not None
 
 
-def enable(model: nn.Module, rms_norm_epilogue: bool = True, attention: bool = True) -> bool:
-    """Let `model`'s SwiGLUs (and, with `rms_norm_epilogue`, its blocks' `rms(h + mlp(h))`; with `attention`,
-    its attention layers' RoPE + softmax attention) use the fused kernels on gradient-free CUDA bf16 calls. Returns whether the kernels can run on this install
+def enable(model: nn.Module, rms_norm_epilogue: bool = True) -> bool:
+    """Let `model`'s SwiGLUs (and, with `rms_norm_epilogue`, its blocks' `rms(h + mlp(h))`) use the fused
+    kernels on gradient-free CUDA bf16 calls. Returns whether the kernels can run on this install
     (Triton importable); where not, the flags are set but every call keeps the PyTorch path.
     """
-    from hrm.nn.attention import Attention
     from hrm.nn.block import Block
     from hrm.nn.swiglu import SwiGLU
 
     available = load_kernels()
     for module in model.modules():
-        if isinstance(module, Attention):
-            module.use_fused_kernels = attention and type(module) is Attention  # subclasses attend differently
-        elif isinstance(module, SwiGLU):
+        if isinstance(module, SwiGLU):
             module.use_fused_kernels = not _has_bias(module)  # the kernels have no bias term
         elif isinstance(module, Block):
             mlps = [module.mlp] + ([module.token_mlp] if module.token_mixer == "mlp" else [])
@@ -34,10 +31,9 @@ def enable(model: nn.Module, rms_norm_epilogue: bool = True, attention: bool = T
 
 def disable(model: nn.Module) -> None:
     """Back to the PyTorch path everywhere in `model`."""
-    from hrm.nn.attention import Attention
     from hrm.nn.block import Block
     from hrm.nn.swiglu import SwiGLU
 
     for module in model.modules():
-        if isinstance(module, (Attention, SwiGLU, Block)):
+        if isinstance(module, (SwiGLU, Block)):
             module.use_fused_kernels = False
