@@ -11,6 +11,7 @@ next puzzle at once).
     python benchmarks/gpu_throughput.py --out benchmarks/results/gpu_throughput   # on a GPU
     python benchmarks/gpu_throughput.py --quick                                    # CPU smoke test
     python benchmarks/gpu_throughput.py --fused --out benchmarks/results/gpu_fused # + Triton kernels, beside default
+    python benchmarks/gpu_throughput.py --profile --out benchmarks/results/gpu_time_budget  # kernel time by kind
     python benchmarks/gpu_throughput.py --models none --trained src/hrm/assets/sudoku_trm.safetensors \
         --puzzles .gpu_data/sudoku-hard --out benchmarks/results/gpu_halting        # halting on real puzzles
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import time
 from datetime import date
 from pathlib import Path
@@ -200,19 +202,68 @@ def bench_model(name: str, config, batch_size: int, device: torch.device, compil
     }
 
 
+# The authors' training ms/step on the H100 (issue 4's table) and the speed-up asked of each model.
+REFERENCE_TRAIN = {"hrm": (81.4, 1.5), "trm_attention": (103.7, 1.5), "trm_mlp": (146.0, 2.0)}
+
+# Kernel name -> what it does, first match wins (inductor names its Triton kernels after the ops they fuse).
+KERNEL_KINDS = [
+    ("matmul", re.compile(r"nvjet|gemm|cutlass|xmma|cublas|splitKreduce|triton_tem|swiglu_matmul|matmul_add")),
+    ("SwiGLU elementwise", re.compile(r"triton_.*silu")),
+    ("RMSNorm (+ residual)", re.compile(r"triton_.*rsqrt")),
+    ("attention", re.compile(r"^(?!triton_).*(sdpa|flash|fmha|cudnn)")),
+    ("optimizer", re.compile(r"multi_tensor_apply|foreach")),
+]
+
+
+def kernel_kind(name: str) -> str:
+    return next((kind for kind, pattern in KERNEL_KINDS if pattern.search(name)), "other (RoPE, layout, copies)")
+
+
 def profile_step(name: str, config, batch_size: int, device: torch.device, compile_mode: str | None, rows: int,
-                 fused: str = "none") -> str:
-    """Top CUDA kernels of the compiled training step, to see what limits it (matmul vs the rest)."""
+                 fused: str = "none", steps: int = 3) -> tuple[dict, str]:
+    """Where a compiled training step's time goes: GPU kernel time per step by kind (matmul, attention,
+    SwiGLU elementwise, RMSNorm, optimizer, other) against the timed wall-clock step, whose excess over the
+    kernel sum is launch gaps and host work; and the top kernels as a table."""
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
     step = TrainStep(config, batch_size, device, compile_mode, fused)
-    time_calls(step, device, 5, 1)
+    wall_ms = 1e3 * time_calls(step, device, 5, 10)
     activity, key = (ProfilerActivity.CUDA, "cuda_time_total") if device.type == "cuda" else \
         (ProfilerActivity.CPU, "cpu_time_total")
     with profile(activities=[activity]) as prof:
-        time_calls(step, device, 0, 3)
+        time_calls(step, device, 0, steps)
+    kinds: dict[str, float] = {}
+    for event in prof.key_averages():
+        if device.type == "cuda" and event.device_type != DeviceType.CUDA:
+            continue
+        ms = (event.self_device_time_total if device.type == "cuda" else event.self_cpu_time_total) / 1e3 / steps
+        kinds[kernel_kind(event.key)] = kinds.get(kernel_kind(event.key), 0.0) + ms
+    kernel_ms = sum(kinds.values())
+    reference_ms, speedup = REFERENCE_TRAIN[name]
+    row = {"model": name, "fused": fused, "wall_ms_per_step": wall_ms, "kernel_ms_per_step": kernel_ms,
+           "gaps_and_host_ms": wall_ms - kernel_ms, "kernel_ms_by_kind": kinds,
+           "authors_ms_per_step": reference_ms, "target_ms_per_step": reference_ms / speedup,
+           "matmul_plus_attention_ms": kinds.get("matmul", 0.0) + kinds.get("attention", 0.0)}
     table = prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=70)
-    return f"## {name}: top kernels over 3 training steps\n{table}"
+    return row, f"## {name}: top kernels over {steps} training steps\n{table}"
+
+
+def markdown_profile(results: dict) -> str:
+    kinds = [kind for kind, _ in KERNEL_KINDS] + ["other (RoPE, layout, copies)"]
+    lines = [f"# Where the training step's time goes ({results['date']}, {results['device']}, torch "
+             f"{results['torch']})", "",
+             f"Batch {results['batch_size']}, Sudoku shape, compile={results['compile']}, fused={results['fused']}; "
+             "ms per training step: wall clock (timed), then GPU kernel time by kind (torch.profiler over 3 "
+             "steps). The target is the authors' ms/step divided by the speed-up issue 4 asks.", "",
+             "| model | wall | kernels | " + " | ".join(kinds) + " | gaps + host | authors | target | "
+             "matmul + attention |", "|---" * (len(kinds) + 7) + "|"]
+    for r in results["profile"]:
+        by_kind = " | ".join(f"{r['kernel_ms_by_kind'].get(kind, 0.0):.1f}" for kind in kinds)
+        lines.append(f"| {r['model']} | {r['wall_ms_per_step']:.1f} | {r['kernel_ms_per_step']:.1f} | {by_kind} | "
+                     f"{r['gaps_and_host_ms']:.1f} | {r['authors_ms_per_step']:.1f} | {r['target_ms_per_step']:.1f} | "
+                     f"{r['matmul_plus_attention_ms']:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 HALTING_MODES = {  # name: (predict or stream, adaptive, verify)
@@ -306,7 +357,7 @@ def main() -> None:
     parser.add_argument("--puzzles", default=None, help="dataset whose test split the halting comparison solves")
     parser.add_argument("--halting-puzzles", type=int, default=5000, help="how many test puzzles it solves")
     parser.add_argument("--out", default=None, help="write <out>.json and <out>.md")
-    parser.add_argument("--profile", action="store_true", help="print the top CUDA kernels of each training step")
+    parser.add_argument("--profile", action="store_true", help="where each training step's time goes: kernel time by kind, the top kernels")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() and not args.quick else "cpu")
     if device.type == "cuda":
@@ -326,9 +377,13 @@ def main() -> None:
                else platform.processor() or "cpu", "torch": torch.__version__, "batch_size": batch_size,
                "compile": compile_mode or "eager", "token_mixer": args.token_mixer, "fused": args.fused, "matmul_peak_tflops": peak, "models": []}
     if args.profile:
+        results["profile"] = []
         for name in args.models.split(","):
-            print(profile_step(name, configs[name], batch_size, device, compile_mode, rows=25, fused=args.fused),
-                  flush=True)
+            row, top_kernels = profile_step(name, configs[name], batch_size, device, compile_mode, rows=25,
+                                            fused=args.fused)
+            results["profile"].append(row)
+            print(top_kernels, json.dumps(row), sep="\n", flush=True)
+        write_results(args.out, results, markdown_profile(results))
         return
     if bool(args.trained) != bool(args.puzzles):
         parser.error("--trained and --puzzles go together")
@@ -345,13 +400,16 @@ def main() -> None:
         results["halting"] = {"trained": args.trained, "puzzles": args.puzzles, "fused": args.fused,
                               "modes": bench_halting(args.trained, args.puzzles, batch_size, device, args.fused,
                                                      8 if args.quick else args.halting_puzzles)}
-    table = markdown(results)
+    write_results(args.out, results, markdown(results))
+
+
+def write_results(out: str | None, results: dict, table: str) -> None:
     print(table)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.with_suffix(".json").write_text(json.dumps(results, indent=1))
-        out.with_suffix(".md").write_text(table)
+    if out:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_suffix(".json").write_text(json.dumps(results, indent=1))
+        path.with_suffix(".md").write_text(table)
 
 
 if __name__ == "__main__":
