@@ -38,6 +38,7 @@ from hrm.codegen.report import machine_info
 from hrm.codegen.training_data import build_code_dataset
 from hrm.config import load_config, to_plain
 from hrm.train.run_config import RunConfig
+from report import write_report
 
 RESULTS = Path(__file__).parent / "results" / "code_blt_vs_bytes"
 DATE = "2026-11-24"
@@ -120,8 +121,7 @@ def main() -> None:
         "patches": {"blt": evals["blt"]["patches"]},
         "completions_sample": {name: dict(list(evals[name]["completions"].items())[:5]) for name in MODELS},
     }
-    RESULTS.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
-    RESULTS.with_suffix(".md").write_text(render(summary))
+    write_report(RESULTS, summary, render(summary))
     print(render(summary))
 
 

@@ -31,6 +31,7 @@ from hrm.codegen.training_data import build_code_dataset, read_canvas_shape
 from hrm.config import load_config, to_plain
 from hrm.train import run as train_run
 from hrm.train.run_config import RunConfig
+from report import write_report
 
 RESULTS = Path(__file__).parent / "results" / "code_causal_vs_canvas"
 CONFIG = "code_trm"
@@ -93,8 +94,7 @@ def main() -> None:
         "greedy": {"canvas": canvas["greedy"], "causal": causal["greedy"]},
         "generate_seconds": {"canvas": canvas["generate_seconds"], "causal": causal["generate_seconds"]},
     }
-    RESULTS.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
-    RESULTS.with_suffix(".md").write_text(render(summary))
+    write_report(RESULTS, summary, render(summary))
     print(render(summary))
 
 

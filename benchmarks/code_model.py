@@ -31,6 +31,7 @@ from hrm.config import load_config, to_plain
 from hrm.eval.load import load_trained_model
 from hrm.train.run import train
 from hrm.train.run_config import RunConfig
+from report import write_report
 
 RESULTS = Path(__file__).parent / "results"
 CONFIG = "code_trm"
@@ -125,8 +126,7 @@ def write_results(summary: dict, root: Path, out: Path, render) -> None:
     """Add the synthetic diagnostics, then write <out>.json and <out>.md and print the markdown."""
     if "synthetic" in summary["sets"]:
         summary["synthetic_diagnostics"] = synthetic_diagnostics(root / "eval" / "synthetic" / "samples_greedy.jsonl")
-    out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
-    out.with_suffix(".md").write_text(render(summary))
+    write_report(out, summary, render(summary))
     print(render(summary))
 
 

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from code_trm_ablation import folder, folders_parser, greedy, losses, train
+from report import write_report
 
 BASE = ["model.loss=softmax", "model.deep_recursions=1"]
 VARIANTS = {  # name: (steps, max_segments)
@@ -114,8 +115,7 @@ def main() -> None:
                          f"{q['adaptive_mean_segments']:.2f} | {trained} | {q['train_minutes']} |")
     lines += ["", READING]
     summary["reading"] = READING
-    args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_report(args.out, summary, "\n".join(lines))
     print("\n".join(lines))
 
 

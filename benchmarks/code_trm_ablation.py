@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from report import write_report
 
 VARIANTS = {  # name: (steps, overrides on top of code_trm + the causal mask)
     "softmax, 4 ACT segments": (200, ["model.loss=softmax"]),
@@ -105,8 +106,7 @@ def main() -> None:
               "byte-level code model back; with softmax, one segment and T=1 (n=2 latent steps, all with "
               "gradients; configs/code_trm_causal.yaml) the same TRM beats the plain transformer of its size. "
               "One seed each; the puzzle-embedding token makes no difference."]
-    args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_report(args.out, summary, "\n".join(lines))
     print("\n".join(lines))
 
 

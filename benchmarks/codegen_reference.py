@@ -10,7 +10,6 @@ so no reference solutions) offline and is not run. Needs root and the sandbox us
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from hrm.codegen.evaluate import run_evaluation
 from hrm.codegen.languages import LANGUAGES
 from hrm.codegen.report import machine_info
+from report import write_report
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -36,9 +36,7 @@ def main() -> None:
                                                     "skipped_languages", "num_skipped_tasks", "not_passed")}
     summary = {"command": shlex.join([sys.executable, *sys.argv]), "machine": machine_info(),
                "toolchains": {name: LANGUAGES.get(name).versions() for name in LANGUAGES}, "sets": sets}
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
-    out.with_suffix(".md").write_text(render(summary))
+    write_report(args.out, summary, render(summary))
     print(render(summary))
 
 

@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import torch
+from report import write_report
 
 def hrm_eval(model: Path, data: Path, flags: list[str]) -> dict:
     """`hrm eval MODEL --data DATA FLAGS` in a fresh process: its JSON metrics plus the call's wall seconds."""
@@ -68,9 +69,7 @@ def main() -> None:
     report = {"date": date.today().isoformat(), "device": device, "torch": torch.__version__, "data": str(args.data),
               "dtype": args.dtype, "rows": [score(m, args.data, args.dtype, args.batch_size, args.max_examples)
                                                                 for m in args.models]}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1))
-    args.out.with_suffix(".md").write_text(render(report))
+    write_report(args.out, report, render(report))
     print(render(report))
 
 

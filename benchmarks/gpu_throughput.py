@@ -24,7 +24,6 @@ import platform
 import re
 import time
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import hrm.nn.fused
 from hrm.models import ACTLoss, Carry, HRMConfig, TRMConfig, build_model
 from hrm.train.optim import AdamATan2, SignSGD
+from report import write_report
 
 SEQ_LEN, VOCAB = 81, 11  # Sudoku
 
@@ -406,10 +406,7 @@ def main() -> None:
 def write_results(out: str | None, results: dict, table: str) -> None:
     print(table)
     if out:
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.with_suffix(".json").write_text(json.dumps(results, indent=1))
-        path.with_suffix(".md").write_text(table)
+        write_report(out, results, table)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from hrm.models.trm import TRMConfig
+from report import write_report
 
 SIZE, MIN_PATH, TRAIN_SIZE, TEST_SIZE, SEED = 7, 14, 1000, 500, 0
 BATCH = 32
@@ -255,10 +256,8 @@ def main() -> None:
             print(f"  {result['steps']} steps, {result['train_wall_s'] / 60:.1f} min; held-out exact "
                   f"{result['half']['exact']:.3f} -> {result['end']['exact']:.3f}, valid path "
                   f"{result['end']['valid_path']:.3f}", flush=True)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            saved.write_text(json.dumps(summary, indent=1) + "\n")
-            args.out.with_suffix(".md").write_text(markdown(summary))
-    args.out.with_suffix(".md").write_text(markdown(summary))
+            write_report(args.out, summary, markdown(summary))  # after every variant: a cut run keeps its results
+    write_report(args.out, summary, markdown(summary))
     print(markdown(summary))
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from dihedral_vote import hrm_eval
+from report import write_report
 
 VALID = "maze/valid_shortest_path_accuracy"
 
@@ -92,10 +93,8 @@ def main() -> None:
     report = {"date": date.today().isoformat(), "device": device, "torch": torch.__version__, "val": str(args.val),
               "test": str(args.test), "val_count": rows[0]["val"][0]["count"],
               "recursions": sorted({v["recursions"] for row in rows for v in row["val"]}), "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     text = render(report)
-    args.out.with_suffix(".md").write_text(text)
+    write_report(args.out, report, text)
     print(text)
 
 

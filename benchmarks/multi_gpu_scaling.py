@@ -29,6 +29,7 @@ from datetime import date
 from pathlib import Path
 
 from time_to_accuracy import COMMON, RECIPES, curve
+from report import write_report
 
 LOG_EVERY = 20
 
@@ -131,8 +132,7 @@ def main() -> None:
               "torch": torch.__version__, "gpus": n, "config": args.config, "overrides": accuracy, "skip_steps": args.skip_steps,
               "throughput": throughput,
               "curves": {name: curve(args.work / f"run_{name}" / "metrics.jsonl") for name in ("1gpu", f"{n}gpu")}}
-    (args.out / "multi_gpu_scaling.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / "multi_gpu_scaling.md").write_text(markdown(result))
+    write_report(args.out / "multi_gpu_scaling", result, markdown(result))
     print(markdown(result))
 
 

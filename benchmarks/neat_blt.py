@@ -40,6 +40,7 @@ from hrm.neat.blt.byte_vocab import OFFSET
 from hrm.neat.blt.corpus import ByteCorpus, next_byte_loss, stdlib_sources
 from hrm.neat.blt.evaluation import bits_per_window, mean_and_se
 from hrm.neat.blt.patching import patch_ids
+from report import write_report
 
 CONTEXT = 256  # bytes per training and evaluation window
 ENTROPY_MODEL = dict(dim=64, num_layers=2, num_heads=4)
@@ -353,10 +354,8 @@ def main() -> None:
 
     text = markdown(report)
     print(text)
-    if args.out:  # results/neat_blt.json holds every number; the .md is the table view
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".md").write_text(text)
-        args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    if args.out:
+        write_report(args.out, report, text)
 
 
 if __name__ == "__main__":

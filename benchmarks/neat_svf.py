@@ -29,7 +29,6 @@ several segments and the 1-step gradient.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -51,6 +50,7 @@ from hrm.neat.svf_dispatch import (
 )
 from hrm.nn.losses import IGNORE_LABEL_ID
 from hrm.train.optim import AdamATan2
+from report import write_report
 
 SIDE = 6
 PROMPT = {"sudoku": 1, "maze": 2, "gravity": 3, "unknown": 4}
@@ -426,9 +426,7 @@ def main() -> None:
     text = markdown(report)
     print(text)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-        args.out.with_suffix(".md").write_text(text)
+        write_report(args.out, report, text)
 
 
 if __name__ == "__main__":

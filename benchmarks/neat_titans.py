@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from hrm.neat.titans_variants import (TitansModel, associative_recall, recall_accuracy, vocab_size_for,
                                       without_memory_writes)
+from report import write_report
 
 TASK = dict(num_keys=32, num_values=16, num_pairs=8, num_distractors=32, num_queries=8)
 MODEL = dict(dim=32, num_layers=1, num_heads=2, window=8, num_persistent=4)
@@ -108,9 +109,7 @@ def main() -> None:
               "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "test_sequences": 1024,
               "task": TASK, "model": MODEL, "results": results}
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-        args.out.with_suffix(".md").write_text(markdown(report))
+        write_report(args.out, report, markdown(report))
     print(markdown(report))
 
 

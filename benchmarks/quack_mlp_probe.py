@@ -13,16 +13,15 @@ for the gradient-free forward and for forward + backward, and checks both agains
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from datetime import date
-from pathlib import Path
 
 import torch
 
 from hrm.nn.rms_norm import rms_norm
 from hrm.nn.swiglu import SwiGLU
+from report import write_report
 
 EPS = 1e-5
 SHAPES = {"hrm": (768 * 82, 512), "trm": (768 * 97, 512)}  # rows (batch x positions), hidden width
@@ -134,8 +133,7 @@ def main() -> None:
     text = markdown(results)
     print(text)
     if args.out:
-        Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-        Path(args.out).with_suffix(".md").write_text(text)
+        write_report(args.out, results, text)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from hrm.data.maze import generate_mazes
+from report import write_report
 
 CHARS = " #.SGo"  # by maze token id: PAD, wall, open, start, goal, path (what `hrm solve maze` parses)
 
@@ -65,9 +66,7 @@ def main() -> None:
              "| maze | mode | load + solve s | whole command s | peak MB | verdict |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['maze']} | {r['mode']} | {r['solve_seconds']:.2f} | {r['wall_seconds']:.2f} | {r['peak_mb']} | "
               f"{r['verdict']} |" for r in rows]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_report(args.out, report, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -35,6 +35,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from report import write_report
 
 COMMON = ["log.tensorboard=false", "log.progress=false", "log_every=20",
           "data.eval_max_examples=1000", "checkpoint_every=100000", "keep_checkpoints=1"]
@@ -220,8 +221,7 @@ def main() -> None:
               "curve": curve(run_dir / "metrics.jsonl"),
               "final": {f"{test} ({dtype})": last_json(args.work / f"eval_{test}_{dtype}.log")
                         for test in tests for dtype in dtypes}}
-    (args.out / f"{args.task}_tta_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.out / f"{args.task}_tta_{name}.md").write_text(markdown(result))
+    write_report(args.out / f"{args.task}_tta_{name}", result, markdown(result))
     print(markdown(result))
 
 
