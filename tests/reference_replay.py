@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -13,6 +14,31 @@ from hrm.models import ACTLoss, build_model
 from hrm.models.convert import config_from_reference, state_dict_from_reference
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+# Float32 rounding. The first two recorded calls must agree to RTOL: any difference in the math shows there.
+# Later calls get LATER_RTOL: the recurrent carry amplifies rounding differences between CPUs' BLAS kernels
+# (TRM-MLP's fixture, replayed on an AVX-512 EPYC: 4e-6, 2e-5, 1e-4, 9e-4 at eval calls 0-3, and up to 3e-3 in
+# later gradients, where the recording CPU's own kernels stay below 1e-4). Flags and counts stay exact.
+RTOL = 1e-4
+LATER_RTOL = 1e-2
+
+
+def tolerance(name: str) -> float:
+    """RTOL for calls 0 and 1 (names "train1.logits", "eval0.z_H", ...), LATER_RTOL after."""
+    call = re.match(r"(?:train|eval)(\d+)\.", name)
+    return RTOL if call is None or int(call.group(1)) <= 1 else LATER_RTOL
+
+
+def assert_close(name: str, ours: torch.Tensor, ref: torch.Tensor) -> None:
+    """Integer/bool tensors equal; float tensors within `tolerance(name)` of the reference's largest magnitude."""
+    ours = ours.detach().cpu()
+    assert ours.numel() == ref.numel(), f"{name}: {list(ours.shape)} vs {list(ref.shape)}"
+    ours = ours.reshape(ref.shape)
+    if ref.dtype in (torch.bool, torch.int32, torch.int64):
+        assert torch.equal(ours.to(ref.dtype), ref), f"{name} differs"
+        return
+    scale = ref.double().abs().max().item() + 1e-12
+    err = (ours.double() - ref.double()).abs().max().item() / scale
+    assert err <= tolerance(name), f"{name}: relative error {err:.2e}"
 
 
 def fixture_root(family: str) -> Path:

@@ -11,7 +11,7 @@ from hrm.data.format import DatasetMetadata, single_puzzle_set, staged_dataset, 
 from hrm.errors import CheckpointError
 from hrm.eval.load import load_trained_model
 from hrm.models.convert import reference_key, state_dict_from_reference
-from reference_replay import fixture_dirs, load_fixture, replay_eval
+from reference_replay import assert_close, fixture_dirs, load_fixture, replay_eval
 
 
 def test_every_key_is_mapped_and_unknown_keys_fail():
@@ -49,7 +49,7 @@ def test_authors_checkpoint_file_loads_and_predicts_like_the_reference(tmp_path,
     loaded = load_trained_model(run / "step_6")
     _, batches, expected = load_fixture(folder, "hrm")
     for call, _, outputs in replay_eval(loaded.model, batches, 4):
-        assert torch.allclose(outputs["logits"], expected[f"eval{call}.logits"], rtol=1e-4, atol=1e-5)
+        assert_close(f"eval{call}.logits", outputs["logits"], expected[f"eval{call}.logits"])
 
 
 def test_unsafe_or_corrupt_authors_checkpoint_is_refused(tmp_path):

@@ -7,25 +7,10 @@ Fixture roots come from HRM_REFERENCE_FIXTURES / TRM_REFERENCE_FIXTURES when set
 from __future__ import annotations
 
 import pytest
-import torch
 
-from reference_replay import fixture_dirs, load_fixture, our_grad_name, replay_eval, replay_training
-
-RTOL = 1e-4  # float32 rounding; the fixtures were recorded in float32 on CPU
+from reference_replay import assert_close, fixture_dirs, load_fixture, our_grad_name, replay_eval, replay_training
 
 CASES = [(family, folder) for family in ("hrm", "trm") for folder in fixture_dirs(family)]
-
-
-def assert_close(name: str, ours: torch.Tensor, ref: torch.Tensor) -> None:
-    ours = ours.detach().cpu()
-    assert ours.numel() == ref.numel(), f"{name}: {list(ours.shape)} vs {list(ref.shape)}"
-    ours = ours.reshape(ref.shape)
-    if ref.dtype in (torch.bool, torch.int32, torch.int64):
-        assert torch.equal(ours.to(ref.dtype), ref), f"{name} differs"
-        return
-    scale = ref.double().abs().max().item() + 1e-12
-    err = (ours.double() - ref.double()).abs().max().item() / scale
-    assert err <= RTOL, f"{name}: relative error {err:.2e}"
 
 
 def test_fixtures_found():
