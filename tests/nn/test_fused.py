@@ -28,6 +28,7 @@ if not fused.load_kernels():
 from hrm.nn.fused import ops  # noqa: E402
 from hrm.nn.fused.matmul_rms_norm import matmul_add_rms_norm  # noqa: E402
 from hrm.nn.fused.swiglu_matmul import swiglu_matmul  # noqa: E402
+from hrm.nn.fused.token_mixer import token_mixer_rms_norm  # noqa: E402
 
 DEVICE = torch.device("cuda" if ON_GPU else "cpu")
 TILES = {"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16}  # small, so the odd shapes below span several tiles
@@ -89,7 +90,7 @@ def fuse_on_this_device(monkeypatch):
 @pytest.fixture
 def kernel_calls(monkeypatch) -> dict[str, int]:
     """Counts the kernel launches made through the custom ops."""
-    calls = {"swiglu_matmul": 0, "matmul_add_rms_norm": 0}
+    calls = {"swiglu_matmul": 0, "matmul_add_rms_norm": 0, "token_mixer_rms_norm": 0}
 
     def counting(name, fn):
         def wrapper(*args, **kwargs):
@@ -148,6 +149,38 @@ def test_matmul_add_rms_norm_keeps_a_transposed_residual_layout():
     torch.testing.assert_close(out.double(), add_rms_norm_float64(x, w, residual, 1e-5), **BF16_TOL)
 
 
+def token_mixer_float64(h: torch.Tensor, gate_up_weight: torch.Tensor, down_weight: torch.Tensor, eps: float
+                        ) -> torch.Tensor:
+    gate, up = (gate_up_weight.double() @ h.double()).chunk(2, dim=1)
+    total = h.double() + down_weight.double() @ (torch.nn.functional.silu(gate) * up)
+    return total * torch.rsqrt(total.square().mean(1, keepdim=True) + eps)  # over positions
+
+
+def test_token_mixer_matches_float64():
+    """b 3, l 21 (a 32-row tile), d 40 (three 16-wide column tiles), inner 24 (two 16-wide chunks)."""
+    h = bf16(3, 21, 40)
+    gate_up, down = bf16(2 * 24, 21, scale=21**-0.5, seed=1), bf16(21, 24, scale=24**-0.5, seed=2)
+    out = token_mixer_rms_norm(h, gate_up, down, 1e-5, block_sizes={"BLOCK_D": 16, "BLOCK_I": 16})
+    assert out.shape == h.shape and out.dtype == torch.bfloat16 and out.is_contiguous()
+    torch.testing.assert_close(out.double(), token_mixer_float64(h, gate_up, down, 1e-5), **BF16_TOL)
+
+
+def test_token_mixer_reads_a_strided_input():
+    h = bf16(21, 3, 40).transpose(0, 1)  # [3, 21, 40] whose batch axis is not the outer one
+    gate_up, down = bf16(2 * 24, 21, scale=21**-0.5, seed=1), bf16(21, 24, scale=24**-0.5, seed=2)
+    out = token_mixer_rms_norm(h, gate_up, down, 1e-5, block_sizes={"BLOCK_D": 16, "BLOCK_I": 16})
+    torch.testing.assert_close(out.double(), token_mixer_float64(h, gate_up, down, 1e-5), **BF16_TOL)
+
+
+def test_token_mixer_refuses_what_it_cannot_hold():
+    h, down = bf16(2, 7, 16), bf16(7, 8)
+    with pytest.raises(ValueError, match="do not match"):
+        token_mixer_rms_norm(h, bf16(16, 6), down, 1e-5)  # weight built for 6 positions
+    long = bf16(1, availability.TOKEN_MIXER_MAX_POSITIONS + 1, 16)
+    with pytest.raises(ValueError, match="exceed"):
+        token_mixer_rms_norm(long, bf16(16, long.shape[1]), bf16(long.shape[1], 8), 1e-5)
+
+
 def small_block(token_mixer: str) -> Block:
     torch.manual_seed(0)
     return Block(dim=32, num_heads=2, expansion=2.0, eps=1e-5, token_mixer=token_mixer, seq_len=7).to(DEVICE)
@@ -161,8 +194,8 @@ def test_block_uses_the_kernels_without_gradient_and_matches(token_mixer, fuse_o
         plain = block(h)
         assert fused.enable(block)
         out = block(h)
-    fused_mlps = 2 if token_mixer == "mlp" else 1
-    assert kernel_calls == {"swiglu_matmul": fused_mlps, "matmul_add_rms_norm": fused_mlps}
+    one_kernel_mixer = int(token_mixer == "mlp")  # the channel MLP takes the pair, the token mixer one kernel
+    assert kernel_calls == {"swiglu_matmul": 1, "matmul_add_rms_norm": 1, "token_mixer_rms_norm": one_kernel_mixer}
     assert out.shape == plain.shape and out.dtype == torch.bfloat16
     torch.testing.assert_close(out, plain, **BF16_TOL)
 
@@ -174,7 +207,20 @@ def test_swiglu_alone_with_the_norm_epilogue_off(fuse_on_this_device, kernel_cal
         plain = block(h)
         fused.enable(block, rms_norm_epilogue=False)
         out = block(h)
-    assert kernel_calls == {"swiglu_matmul": 1, "matmul_add_rms_norm": 0}
+    assert kernel_calls == {"swiglu_matmul": 1, "matmul_add_rms_norm": 0, "token_mixer_rms_norm": 0}
+    torch.testing.assert_close(out, plain, **BF16_TOL)
+
+
+def test_long_sequences_keep_the_two_kernel_token_mixer(fuse_on_this_device, kernel_calls, monkeypatch):
+    """More positions than one program holds (mazes, ARC): SwiGLU-GEMM + norm epilogue on the [b, d, l] view."""
+    monkeypatch.setattr(availability, "TOKEN_MIXER_MAX_POSITIONS", 4)
+    block = small_block("mlp")  # 7 positions
+    h = bf16(3, 7, 32)
+    with torch.no_grad():
+        plain = block(h)
+        fused.enable(block)
+        out = block(h)
+    assert kernel_calls == {"swiglu_matmul": 2, "matmul_add_rms_norm": 2, "token_mixer_rms_norm": 0}
     torch.testing.assert_close(out, plain, **BF16_TOL)
 
 
@@ -187,7 +233,7 @@ def test_wide_rows_keep_the_unfused_down_projection(fuse_on_this_device, kernel_
         plain = block(h)
         fused.enable(block)
         out = block(h)
-    assert kernel_calls == {"swiglu_matmul": 1, "matmul_add_rms_norm": 0}
+    assert kernel_calls == {"swiglu_matmul": 1, "matmul_add_rms_norm": 0, "token_mixer_rms_norm": 0}
     torch.testing.assert_close(out, plain, **BF16_TOL)
 
 
@@ -204,7 +250,7 @@ def test_original_path_wherever_fusion_is_not_allowed(fuse_on_this_device, kerne
         assert torch.equal(block(h.float()), plain_fp32)  # not bf16
         monkeypatch.setattr(availability, "FUSED_DEVICE_TYPES", {"cuda"} - {DEVICE.type})
         assert torch.equal(block(h), plain_no_grad)  # device not allowed (CPU outside the tests)
-    assert kernel_calls == {"swiglu_matmul": 0, "matmul_add_rms_norm": 0}
+    assert kernel_calls == {"swiglu_matmul": 0, "matmul_add_rms_norm": 0, "token_mixer_rms_norm": 0}
 
 
 def test_switched_off_by_default_and_by_disable(fuse_on_this_device, kernel_calls, monkeypatch):
@@ -218,7 +264,7 @@ def test_switched_off_by_default_and_by_disable(fuse_on_this_device, kernel_call
         monkeypatch.setattr(availability, "_kernels_loaded", False)  # as without Triton
         fused.enable(block)
         block(h)
-    assert kernel_calls == {"swiglu_matmul": 0, "matmul_add_rms_norm": 0}
+    assert kernel_calls == {"swiglu_matmul": 0, "matmul_add_rms_norm": 0, "token_mixer_rms_norm": 0}
 
 
 @pytest.mark.slow
@@ -236,11 +282,11 @@ def test_compiled_one_step_gradient_pattern(fuse_on_this_device, kernel_calls):
     compiled = torch.compile(segment, backend="inductor" if ON_GPU else "aot_eager", dynamic=False)
     h = bf16(3, 7, 32)
     compiled(h).backward()
-    assert kernel_calls == {"swiglu_matmul": 2, "matmul_add_rms_norm": 2}
+    assert kernel_calls == {"swiglu_matmul": 2, "matmul_add_rms_norm": 2, "token_mixer_rms_norm": 0}
     assert all(p.grad is not None for p in block.parameters())
     fused.disable(block)
     compiled(h)  # the graph guards on the flags: recompiled without the kernels
-    assert kernel_calls == {"swiglu_matmul": 2, "matmul_add_rms_norm": 2}
+    assert kernel_calls == {"swiglu_matmul": 2, "matmul_add_rms_norm": 2, "token_mixer_rms_norm": 0}
 
 
 @pytest.mark.gpu
@@ -273,3 +319,38 @@ def test_hrm_shape_on_gpu_matches_and_times():
             fn()
         torch.cuda.synchronize()
         print(f"{name}: {(time.perf_counter() - start) / 20 * 1e6:.0f} us per SwiGLU + residual + RMSNorm")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not ON_GPU, reason="needs a CUDA device")
+def test_trm_token_mixer_shape_on_gpu_matches_and_times():
+    """TRM-MLP's token mixer at batch 768, 97 positions, d 512, inner 512: accuracy and time against the
+    two-kernel pair and the unfused PyTorch ops."""
+    batch, positions, width, inner = 768, 97, 512, 512
+    h = bf16(batch, positions, width)
+    gate_up = bf16(2 * inner, positions, scale=positions**-0.5, seed=1)
+    down = bf16(positions, inner, scale=inner**-0.5, seed=2)
+
+    def unfused() -> torch.Tensor:
+        gate, up = (h.transpose(1, 2) @ gate_up.T).chunk(2, dim=-1)
+        total = (h.transpose(1, 2) + (torch.nn.functional.silu(gate) * up) @ down.T).float()
+        return (total * torch.rsqrt(total.square().mean(-1, keepdim=True) + 1e-5)).bfloat16().transpose(1, 2)
+
+    def pair() -> torch.Tensor:
+        return matmul_add_rms_norm(swiglu_matmul(h.transpose(1, 2), gate_up), down, h.transpose(1, 2), 1e-5)
+
+    def one_kernel() -> torch.Tensor:
+        return token_mixer_rms_norm(h, gate_up, down, 1e-5)
+
+    sample = slice(0, 32)
+    torch.testing.assert_close(one_kernel()[sample].double(),
+                               token_mixer_float64(h[sample], gate_up, down, 1e-5), **BF16_TOL)
+    for name, fn in [("unfused", unfused), ("pair", pair), ("one kernel", one_kernel)]:
+        for _ in range(3):
+            fn()
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(20):
+            fn()
+        torch.cuda.synchronize()
+        print(f"{name}: {(time.perf_counter() - start) / 20 * 1e6:.0f} us per token mixer + residual + RMSNorm")

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from hrm.nn.attention import Attention
-from hrm.nn.fused import can_fuse, fused_swiglu_residual_rms_norm
+from hrm.nn.fused import can_fuse, fused_swiglu_residual_rms_norm, fused_token_mixer
 from hrm.nn.rms_norm import rms_norm
 from hrm.nn.swiglu import SwiGLU
 
@@ -42,7 +42,7 @@ class Block(nn.Module):
         if self.token_mixer == "attention":
             h = rms_norm(h + self.attention(h, rope), self.eps)
         elif fused:
-            h = fused_swiglu_residual_rms_norm(self.token_mlp, h.transpose(1, 2), self.eps).transpose(1, 2)
+            h = fused_token_mixer(self.token_mlp, h, self.eps)
         else:
             h_t = h.transpose(1, 2)  # [b, d, l]
             h = rms_norm(h_t + self.token_mlp(h_t), self.eps).transpose(1, 2)

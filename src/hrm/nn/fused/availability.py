@@ -19,6 +19,10 @@ FUSED_DEVICE_TYPES: set[str] = {"cuda"}
 # kernel takes 199 us against 837 us; at 512 (the hidden width) 256 us against 206 us.
 NORM_EPILOGUE_MAX_ROW = 128
 
+# Most positions the one-kernel MLP token mixer takes (a program holds all positions of its column tile in
+# registers): Sudoku's 97 fit; longer sequences (mazes, ARC) keep the SwiGLU-GEMM + norm-epilogue pair.
+TOKEN_MIXER_MAX_POSITIONS = 128
+
 # None until `load_kernels` ran, then whether the kernels imported (Triton present and working).
 _kernels_loaded: bool | None = None
 

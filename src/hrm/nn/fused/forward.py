@@ -34,3 +34,13 @@ def fused_swiglu_residual_rms_norm(mlp: nn.Module, x: torch.Tensor, eps: float) 
     if x.shape[-1] > availability.NORM_EPILOGUE_MAX_ROW:
         return rms_norm(x + mlp.down_proj(inner), eps)
     return torch.ops.hrm_fused.matmul_add_rms_norm(inner, mlp.down_proj.weight.to(x.dtype), x, eps)
+
+
+def fused_token_mixer(mlp: nn.Module, h: torch.Tensor, eps: float) -> torch.Tensor:
+    """The MLP token mixer's `rms_over_l(h + mlp(h^T)^T)` for h [b, l, d]: one kernel for up to
+    TOKEN_MIXER_MAX_POSITIONS positions (the intermediate stays on chip), else the two kernels on the
+    transposed view."""
+    if h.shape[1] > availability.TOKEN_MIXER_MAX_POSITIONS:
+        return fused_swiglu_residual_rms_norm(mlp, h.transpose(1, 2), eps).transpose(1, 2)
+    return torch.ops.hrm_fused.token_mixer_rms_norm(h, mlp.gate_up_proj.weight.to(h.dtype),
+                                                    mlp.down_proj.weight.to(h.dtype), eps)

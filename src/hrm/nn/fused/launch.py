@@ -8,7 +8,7 @@ import torch
 import triton
 
 # Under Triton's CPU interpreter, autotuning has nothing to time and big tiles are only slow.
-INTERPRETER_BLOCK_SIZES = {"BLOCK_M": 32, "BLOCK_N": 64, "BLOCK_K": 32}
+INTERPRETER_BLOCK_SIZES = {"BLOCK_M": 32, "BLOCK_N": 64, "BLOCK_K": 32, "BLOCK_D": 32, "BLOCK_I": 32}
 
 
 def interpreting() -> bool:

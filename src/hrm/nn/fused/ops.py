@@ -10,6 +10,7 @@ import torch
 
 from hrm.nn.fused.matmul_rms_norm import matmul_add_rms_norm
 from hrm.nn.fused.swiglu_matmul import swiglu_matmul
+from hrm.nn.fused.token_mixer import token_mixer_rms_norm
 
 
 @torch.library.custom_op("hrm_fused::swiglu_matmul", mutates_args=())
@@ -32,3 +33,15 @@ def matmul_add_rms_norm_op(x: torch.Tensor, weight: torch.Tensor, residual: torc
 def _matmul_add_rms_norm_shape(x: torch.Tensor, weight: torch.Tensor, residual: torch.Tensor, eps: float
                                ) -> torch.Tensor:
     return torch.empty_like(residual)
+
+
+@torch.library.custom_op("hrm_fused::token_mixer_rms_norm", mutates_args=())
+def token_mixer_rms_norm_op(h: torch.Tensor, gate_up_weight: torch.Tensor, down_weight: torch.Tensor, eps: float
+                            ) -> torch.Tensor:
+    return token_mixer_rms_norm(h, gate_up_weight, down_weight, eps)
+
+
+@token_mixer_rms_norm_op.register_fake
+def _token_mixer_rms_norm_shape(h: torch.Tensor, gate_up_weight: torch.Tensor, down_weight: torch.Tensor,
+                                eps: float) -> torch.Tensor:
+    return h.new_empty(h.shape)
