@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Root-only, idempotent: what `hrm code eval` needs from the system (docs/codegen-harness.md, section 1):
 # bubblewrap, the system Python with pytest, a C++ toolchain, and the unprivileged sandbox users.
-# Other languages are optional; their install lines are in the doc.
+# Go, Java, JavaScript and Rust: scripts/setup_polyglot_toolchains.sh (each optional; install lines in the doc).
 set -euo pipefail
 if [ "$(id -u)" != 0 ]; then
     echo "setup_code_sandbox: not root; skipping (the sandbox tests will skip with their reason)" >&2
