@@ -3,9 +3,9 @@
 The mixer multiplies along the sequence axis, so its intermediate is [2 inner, d] per example: at Sudoku's
 shape (l = 97, inner 512, d = 512) ten times the size of h. Unfused, that intermediate goes through memory
 twice (~2.8 GB a call at batch 768, ~1.2 ms on an H100, for ~0.17 ms of matmuls). Here a program owns one
-example and a tile of d columns with all l positions: it loads h's [l, columns] tile once; for each chunk of
-the inner width it multiplies out gate and up (K = l), forms silu(gate) * up and adds the down projection into
-an [l, columns] fp32 tile; the residual add and the RMSNorm over positions (the tile's rows) are its epilogue.
+example and a tile of d columns with all l positions: it loads that tile of h once (as [columns, positions]);
+for each chunk of the inner width it multiplies out gate and up (K = l), forms silu(gate) * up and adds the down
+projection into an fp32 tile of h's tile shape; the residual add and the RMSNorm over positions are its epilogue.
 The intermediate never leaves the chip. Rounding differs from the unfused path only in what is not rounded:
 gate, up, the down output and the residual sum stay fp32 (silu(gate) * up is rounded to bf16 for the matmul).
 """
