@@ -62,6 +62,12 @@ def steady_ms_per_step(metrics: Path, skip_steps: int, eval_every: int) -> float
     return 1000.0 * seconds / count
 
 
+def training_losses(metrics: Path, every: int) -> dict[int, float]:
+    """The logged training loss (the mean over that step's global batch) every `every` steps."""
+    return {r["step"]: r["loss"] for r in map(json.loads, metrics.read_text().splitlines())
+            if "loss" in r and r["step"] % every == 0}
+
+
 def markdown(result: dict) -> str:
     n = result["gpus"]
     lines = [f"# Multi-GPU training: TRM-MLP Sudoku recipe on 1 and {n} GPUs ({result['date']}, {result['device']})",
@@ -84,6 +90,14 @@ def markdown(result: dict) -> str:
         if q is not None:
             lines.append(f"| {p['step']} | {p['exact_accuracy']:.3f} | {q['exact_accuracy']:.3f} | "
                          f"{p['minutes']:.1f} | {q['minutes']:.1f} |")
+    one, many = result["losses"]["1gpu"], result["losses"][f"{n}gpu"]
+    steps = sorted(set(one) & set(many), key=int)
+    gaps = [abs(many[s] - one[s]) / one[s] for s in steps]
+    lines += ["", f"Training loss at equal global batch (same batches and augmentations; the runs differ in reduction "
+              f"order and ACT's exploration draws): mean relative difference {100 * sum(gaps) / len(gaps):.2f}% "
+              f"over {len(steps)} logged steps, largest {100 * max(gaps):.2f}%.", "",
+              f"| step | 1 GPU: loss | {n} GPUs: loss |", "|---|---|---|"]
+    lines += [f"| {s} | {one[s]:.4f} | {many[s]:.4f} |" for s in steps if int(s) % 100 == 0]
     return "\n".join(lines) + "\n"
 
 
@@ -127,11 +141,17 @@ def main() -> None:
         efficiency = timing["1gpu"] / (gpus * timing[name]) if name != f"{n}gpu_weak" else rate / gpus / (one * 1000)
         throughput.append({"run": name, "gpus": gpus, "global_batch": batches[name], "ms_per_step": timing[name],
                            "examples_per_s": rate, "efficiency": efficiency})
-    result = {"date": date.today().isoformat(),
-              "device": f"{n} x {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "CPU",
-              "torch": torch.__version__, "gpus": n, "config": args.config, "overrides": accuracy, "skip_steps": args.skip_steps,
+    machine = {"date": date.today().isoformat(),
+               "device": f"{n} x {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "CPU",
+               "torch": torch.__version__}
+    saved = args.out / "multi_gpu_scaling.json"
+    if args.report_only and saved.exists():  # the report is rebuilt elsewhere: keep the runs' machine
+        machine = {key: json.loads(saved.read_text())[key] for key in machine}
+    result = {**machine, "gpus": n, "config": args.config, "overrides": accuracy, "skip_steps": args.skip_steps,
               "throughput": throughput,
-              "curves": {name: curve(args.work / f"run_{name}" / "metrics.jsonl") for name in ("1gpu", f"{n}gpu")}}
+              "curves": {name: curve(args.work / f"run_{name}" / "metrics.jsonl") for name in ("1gpu", f"{n}gpu")},
+              "losses": {name: training_losses(args.work / f"run_{name}" / "metrics.jsonl", LOG_EVERY)
+                         for name in ("1gpu", f"{n}gpu")}}
     write_report(args.out / "multi_gpu_scaling", result, markdown(result))
     print(markdown(result))
 
