@@ -238,7 +238,8 @@ def profile_step(name: str, config, batch_size: int, device: torch.device, compi
         if device.type == "cuda" and event.device_type != DeviceType.CUDA:
             continue
         ms = (event.self_device_time_total if device.type == "cuda" else event.self_cpu_time_total) / 1e3 / steps
-        kinds[kernel_kind(event.key)] = kinds.get(kernel_kind(event.key), 0.0) + ms
+        kind = kernel_kind(event.key)
+        kinds[kind] = kinds.get(kind, 0.0) + ms
     kernel_ms = sum(kinds.values())
     reference_ms, speedup = REFERENCE_TRAIN[name]
     row = {"model": name, "fused": fused, "wall_ms_per_step": wall_ms, "kernel_ms_per_step": kernel_ms,

@@ -146,7 +146,8 @@ def main() -> None:
                "torch": torch.__version__}
     saved = args.out / "multi_gpu_scaling.json"
     if args.report_only and saved.exists():  # the report is rebuilt elsewhere: keep the runs' machine
-        machine = {key: json.loads(saved.read_text())[key] for key in machine}
+        recorded = json.loads(saved.read_text())
+        machine = {key: recorded[key] for key in machine}
     result = {**machine, "gpus": n, "config": args.config, "overrides": accuracy, "skip_steps": args.skip_steps,
               "throughput": throughput,
               "curves": {name: curve(args.work / f"run_{name}" / "metrics.jsonl") for name in ("1gpu", f"{n}gpu")},

@@ -22,6 +22,7 @@ import torch
 from hrm.nn.rms_norm import rms_norm
 from hrm.nn.swiglu import SwiGLU
 from report import write_report
+from timing import cuda_ms
 
 EPS = 1e-5
 SHAPES = {"hrm": (768 * 82, 512), "trm": (768 * 97, 512)}  # rows (batch x positions), hidden width
@@ -46,20 +47,6 @@ def float64_block(mlp: SwiGLU, h: torch.Tensor) -> torch.Tensor:
     gate, up = (h @ mlp.gate_up_proj.weight.double().T).chunk(2, dim=-1)
     x = h + (torch.nn.functional.silu(gate) * up) @ mlp.down_proj.weight.double().T
     return x * torch.rsqrt(x.square().mean(-1, keepdim=True) + EPS)
-
-
-def time_us(fn, warmup: int = 5, repeats: int = 20) -> float:
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    start = torch.cuda.Event(enable_timing=True)
-    end = torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(repeats):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) * 1000 / repeats
 
 
 def bench_shape(name: str, rows: int, dim: int) -> dict:
@@ -88,7 +75,7 @@ def bench_shape(name: str, rows: int, dim: int) -> dict:
             def train():
                 fn(mlp, x).backward(grad_out)
 
-            row[label] = {"forward_us": time_us(forward), "forward_backward_us": time_us(train),
+            row[label] = {"forward_us": 1e3 * cuda_ms(forward), "forward_backward_us": 1e3 * cuda_ms(train),
                           "max_abs_error_vs_float64": error}
         except Exception as exc:  # a kernel that cannot run here is a result, not a crash of the probe
             row[label] = {"error": f"{type(exc).__name__}: {exc}"[:400]}

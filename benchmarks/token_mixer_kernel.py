@@ -23,14 +23,7 @@ from hrm.nn.fused.token_mixer import token_mixer_rms_norm
 from hrm.nn.rms_norm import rms_norm
 from hrm.nn.swiglu import SwiGLU
 from report import write_report
-
-EPS = 1e-5
-
-
-def float64_reference(h: torch.Tensor, gate_up: torch.Tensor, down: torch.Tensor) -> torch.Tensor:
-    gate, up = (gate_up.double() @ h.double()).chunk(2, dim=1)
-    total = h.double() + down.double() @ (torch.nn.functional.silu(gate) * up)
-    return total * torch.rsqrt(total.square().mean(1, keepdim=True) + EPS)
+from token_mixer_layout import EPS, float64_reference
 
 
 def main() -> None:

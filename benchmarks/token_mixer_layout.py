@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from hrm.nn.rms_norm import rms_norm
 from hrm.nn.swiglu import SwiGLU
 from report import write_report
+from timing import cuda_ms
 
 EPS = 1e-5
 
@@ -60,28 +61,16 @@ def batched_aligned(mlp: SwiGLU, h: torch.Tensor) -> torch.Tensor:
     return left_multiply(aligned, mlp.down_proj.weight.to(h.dtype), h)
 
 
-def float64_reference(mlp: SwiGLU, h: torch.Tensor) -> torch.Tensor:
-    h = h.double()
-    gate, up = (mlp.gate_up_proj.weight.double() @ h).chunk(2, dim=1)
-    x = h + mlp.down_proj.weight.double() @ (F.silu(gate) * up)
+def float64_reference(h: torch.Tensor, gate_up: torch.Tensor, down: torch.Tensor) -> torch.Tensor:
+    """rms_over_l(h + down (silu(gate h) * (up h))) in float64, for h [b, l, d] and the [2 inner, l], [l, inner]
+    weights."""
+    gate, up = (gate_up.double() @ h.double()).chunk(2, dim=1)
+    x = h.double() + down.double() @ (F.silu(gate) * up)
     return x * torch.rsqrt(x.square().mean(1, keepdim=True) + EPS)
 
 
 VARIANTS = {"transposed [b, d, l] (ours)": transposed, "batched [b, l, d]": batched,
             "batched [b, l, d], gate_up rows 8-aligned": batched_aligned}
-
-
-def time_ms(fn, warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(repeats):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / repeats
 
 
 def main() -> None:
@@ -98,7 +87,7 @@ def main() -> None:
     mlp = SwiGLU(args.positions, 4.0).to(device)
     h = norm_over_positions(torch.randn(args.batch_size, args.positions, args.hidden, device=device)).to(dtype)
     grad = torch.randn_like(h)
-    exact = float64_reference(mlp, h)
+    exact = float64_reference(h, mlp.gate_up_proj.weight, mlp.down_proj.weight)
     rows = []
     for name, fn in VARIANTS.items():
         compiled = torch.compile(fn) if device.type == "cuda" else fn
@@ -115,8 +104,8 @@ def main() -> None:
             compiled(mlp, x).backward(grad)
 
         rows.append({"variant": name, "max_abs_error_vs_float64": error,
-                     "forward_ms": time_ms(forward, warmup, repeats) if device.type == "cuda" else None,
-                     "forward_backward_ms": time_ms(train, warmup, repeats) if device.type == "cuda" else None})
+                     "forward_ms": cuda_ms(forward, warmup, repeats) if device.type == "cuda" else None,
+                     "forward_backward_ms": cuda_ms(train, warmup, repeats) if device.type == "cuda" else None})
         print(rows[-1], flush=True)
     report = {"date": date.today().isoformat(), "device": torch.cuda.get_device_name() if device.type == "cuda"
               else platform.processor() or "cpu", "torch": torch.__version__, "batch_size": args.batch_size,

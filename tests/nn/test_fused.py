@@ -289,6 +289,19 @@ def test_compiled_one_step_gradient_pattern(fuse_on_this_device, kernel_calls):
     assert kernel_calls == {"swiglu_matmul": 2, "matmul_add_rms_norm": 2, "token_mixer_rms_norm": 0}
 
 
+def print_gpu_times(variants: dict, what: str) -> None:
+    """Microseconds per call of each variant, after 3 warm-up calls (shown with -s)."""
+    for name, fn in variants.items():
+        for _ in range(3):
+            fn()
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(20):
+            fn()
+        torch.cuda.synchronize()
+        print(f"{name}: {(time.perf_counter() - start) / 20 * 1e6:.0f} us per {what}")
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not ON_GPU, reason="needs a CUDA device")
 def test_hrm_shape_on_gpu_matches_and_times():
@@ -310,15 +323,7 @@ def test_hrm_shape_on_gpu_matches_and_times():
     torch.testing.assert_close(swiglu_matmul(x, gate_up)[sample].double(), inner_ref, **BF16_TOL)
     torch.testing.assert_close(fused_pair()[sample].double(),
                                add_rms_norm_float64(inner_ref, down, residual[sample], 1e-5), **BF16_TOL)
-    for name, fn in [("unfused", unfused), ("fused", fused_pair)]:
-        for _ in range(3):
-            fn()
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(20):
-            fn()
-        torch.cuda.synchronize()
-        print(f"{name}: {(time.perf_counter() - start) / 20 * 1e6:.0f} us per SwiGLU + residual + RMSNorm")
+    print_gpu_times({"unfused": unfused, "fused": fused_pair}, "SwiGLU + residual + RMSNorm")
 
 
 @pytest.mark.gpu
@@ -345,12 +350,4 @@ def test_trm_token_mixer_shape_on_gpu_matches_and_times():
     sample = slice(0, 32)
     torch.testing.assert_close(one_kernel()[sample].double(),
                                token_mixer_float64(h[sample], gate_up, down, 1e-5), **BF16_TOL)
-    for name, fn in [("unfused", unfused), ("pair", pair), ("one kernel", one_kernel)]:
-        for _ in range(3):
-            fn()
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(20):
-            fn()
-        torch.cuda.synchronize()
-        print(f"{name}: {(time.perf_counter() - start) / 20 * 1e6:.0f} us per token mixer + residual + RMSNorm")
+    print_gpu_times({"unfused": unfused, "pair": pair, "one kernel": one_kernel}, "token mixer + residual + RMSNorm")
